@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/demo and scripts/test: Debian packages when missing,
+# then a virtualenv in .venv with the project installed (editable) and its extras.
+# Sourced, not run: it leaves VENV set for the caller.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+
+# Debian packages: the broker, and the C headers pyalsaaudio and systemd-python build against.
+need_pkgs=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
+for pkg in libasound2-dev libsystemd-dev pkg-config gcc python3-dev python3-venv; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
+done
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+    echo "bootstrap: installing Debian packages: ${need_pkgs[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+# The Debian package starts its own broker on 1883; ours always run on their own ports.
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "bootstrap: Python 3.11 or newer is needed, $PYTHON is $("$PYTHON" --version 2>&1)" >&2
+    exit 1
+fi
+
+# Re-install only when pyproject.toml changed since the last install.
+stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)-${EXTRAS:-probe,hub,dev}"
+if [ ! -f "$stamp" ]; then
+    echo "bootstrap: preparing the virtualenv in $VENV" >&2
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >&2
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[${EXTRAS:-probe,hub,dev}]" >&2
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
