@@ -1,0 +1,160 @@
+"""``roomprobe``: the probe's command line (the daemon, config checks, the outbox).
+
+Errors a person can cause (a bad config, a missing file) print a sentence
+and exit non-zero; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import logging
+import shutil
+import signal
+import sys
+import tomllib
+from pathlib import Path
+
+from . import __version__, config, supervisor
+from .outbox import Outbox
+from .tomlconfig import ConfigError
+
+EX_USAGE = 2
+EX_CONFIG = 78  # sysexits.h; the unit's RestartPreventExitStatus matches it
+LAST_GOOD = "last-good.toml"
+
+log = logging.getLogger("roomprobe")
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    print(f"roomprobe: configuration {exc.path} is not valid:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def _state_dir_hint(path: Path) -> Path:
+    """Where the last good config may be, read from a config too broken to load."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Path(raw["paths"]["state_dir"])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return config.PathsConfig().state_dir
+
+
+def load_for_run(path: Path) -> tuple[config.ProbeConfig, list[str]]:
+    """The config to run with, and the problems of the rejected one (if any).
+
+    Rule 3: a bad config changes nothing. The daemon keeps a copy of the last
+    config that loaded; when the given one is bad it runs on that copy and
+    reports the problems (event, system verdict) instead of leaving the room
+    without a probe. Only with no good copy at all does it refuse to start.
+    """
+    try:
+        cfg = config.load(path)
+    except ConfigError as exc:
+        backup = _state_dir_hint(path) / LAST_GOOD
+        if not backup.exists():
+            raise
+        _print_config_error(exc)
+        print(f"roomprobe: running on the last good configuration {backup}", file=sys.stderr)
+        return config.load(backup), exc.problems
+    backup = Path(cfg.paths.state_dir) / LAST_GOOD
+    if not backup.exists() or not filecmp.cmp(path, backup, shallow=False):
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        tmp = backup.with_suffix(".tmp")
+        shutil.copyfile(path, tmp)
+        tmp.replace(backup)  # atomic: a power cut leaves the old copy or the new one
+    return cfg, []
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import ProbeService  # paho and the backends only when running
+
+    supervisor.setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        cfg, problems = load_for_run(Path(args.config))
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EX_CONFIG
+    service = ProbeService(cfg, config_problems=problems)
+
+    def stop(signum: int, frame: object) -> None:
+        service.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.run()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg = config.load(args.file)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EX_CONFIG
+    print(f"{args.file}: OK (site {cfg.site}, broker {cfg.mqtt.host}:{cfg.mqtt.port})")
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from . import host
+
+    try:
+        cfg = config.load(args.config)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EX_CONFIG
+    path = Path(cfg.paths.state_dir) / "outbox.sqlite"
+    if not path.exists():
+        print(f"{path}: no outbox yet (the daemon has not run)")
+        return 0
+    box = Outbox(path, host.boot_id())
+    try:
+        print(f"outbox {path}")
+        print(f"  waiting to be sent: {box.count()}")
+        print(f"  refused by the broker: {box.rejected_count()}")
+        print(f"  last sequence number this boot: {box.last_seq()}")
+    finally:
+        box.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roomprobe",
+        description="Meeting-room probe: tests the room's line and audio chain and "
+        "reports to the district hub.",
+    )
+    parser.add_argument("--version", action="version", version=f"roomprobe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            default=str(config.DEFAULT_PATH),
+            help=f"the probe's TOML config (default {config.DEFAULT_PATH})",
+        )
+
+    p = sub.add_parser("run", help="run the probe daemon (what systemd starts)")
+    with_config(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a config file and name every problem")
+    p.add_argument("file", help="the TOML file to check")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("outbox", help="show how many results wait to be sent")
+    with_config(p)
+    p.set_defaults(func=cmd_outbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

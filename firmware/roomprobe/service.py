@@ -1,0 +1,302 @@
+"""The probe daemon: runs the tests, keeps the verdicts, feeds the outbox and the link.
+
+One thread does everything in a short loop (network I/O, due tests, the
+outbox pump, heartbeats, watchdog pings), so state needs no locks and a hang
+anywhere stops the watchdog pings, which is what the watchdog is for.
+
+Durability: results, events and command replies go through the outbox
+(committed before they are sent, removed after PUBACK). Status is the
+current state, retained on the broker and re-sent on every connect and
+heartbeat, so it goes straight to the link and never touches the SD card.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__, host, supervisor, verdicts
+from .config import ProbeConfig
+from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso
+from .link import BrokerLink
+from .outbox import Outbox
+from .simulated import SimulatedAudio, SimulatedLine
+from .texts import text
+
+log = logging.getLogger(__name__)
+
+LOOP_STEP_S = 0.1
+OUTBOX_FILE = "outbox.sqlite"
+
+
+class ProbeService:
+    """The daemon's state and its main loop."""
+
+    def __init__(self, cfg: ProbeConfig, config_problems: list[str] | None = None):
+        self.cfg = cfg
+        self.config_problems = config_problems or []
+        self.stop_event = threading.Event()
+        self.started = time.monotonic()
+        self.stamp = Stamp(cfg.site, host.boot_id(), host.clock_synced)
+        self.outbox = Outbox(Path(cfg.paths.state_dir) / OUTBOX_FILE, self.stamp.boot_id)
+        self.line = SimulatedLine(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
+        self.audio = SimulatedAudio(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
+        self.meeting_mode = False
+        self.rejected = 0
+        self.current: dict[str, verdicts.Verdict] = {
+            "network": verdicts.unknown("net"),
+            "audio": verdicts.unknown("audio"),
+            "system": self._system_verdict(),
+        }
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        now = time.monotonic()
+        # The first line and audio tests run soon after start, so a fresh box has answers.
+        self._due = {
+            "net": now + min(2.0, cfg.net.interval_s),
+            "audio": now + min(3.0, cfg.audio.interval_s),
+            "monitor": now + cfg.net.monitor_interval_s,
+        }
+        self._monitor_started = now
+        self._next_heartbeat = now + cfg.daemon.heartbeat_s
+        self._watchdog_s = supervisor.watchdog_interval_s()
+        self._next_watchdog = now
+        self.link = BrokerLink(
+            cfg.mqtt,
+            client_id=f"roomprobe-{cfg.site}",
+            will=lambda: (topics.status(cfg.site), encode(self._status(online=False))),
+            subscriptions=[topics.cmd_filter(cfg.site)],
+            on_message=self._on_command,
+            on_connected=self._on_connected,
+            on_lost=self._inflight.clear,
+            on_ack=self._on_ack,
+        )
+
+    # -- main loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        log.info(
+            "roomprobe %s for site %s, broker %s:%s, outbox %s (%d waiting)",
+            __version__, self.cfg.site, self.cfg.mqtt.host, self.cfg.mqtt.port,
+            self.outbox.path, self.outbox.count(),
+        )  # fmt: skip
+        self._event("started", "event.started", {"firmware": __version__})
+        if self.config_problems:
+            problems = "; ".join(self.config_problems)
+            self._event("config_rejected", "event.config_rejected", {"problems": problems},
+                        problems=problems)  # fmt: skip
+        supervisor.notify("READY=1")
+        try:
+            while not self.stop_event.is_set():
+                self.tick()
+        finally:
+            self.shutdown()
+
+    def tick(self) -> None:
+        """One pass of the loop; public so tests can drive the daemon step by step."""
+        self.link.step(LOOP_STEP_S)
+        now = time.monotonic()
+        for kind, due in self._due.items():
+            if now >= due:
+                self._run_test(kind, now)
+        self._pump()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.cfg.daemon.heartbeat_s
+            self._publish_status()
+        if self._watchdog_s and now >= self._next_watchdog:
+            self._next_watchdog = now + self._watchdog_s
+            supervisor.notify("WATCHDOG=1")
+
+    def shutdown(self) -> None:
+        supervisor.notify("STOPPING=1")
+        if self.link.connected:
+            self.link.publish(
+                topics.status(self.cfg.site), encode(self._status(online=False)), retain=True
+            )
+        self.link.close()
+        log.info("stopped; %d messages wait in the outbox", self.outbox.count())
+        self.outbox.close()
+
+    # -- tests and verdicts -----------------------------------------------------------
+
+    def may_run_active_tests(self) -> bool:
+        """Rule 1: no tone and no heavy bandwidth test while people meet."""
+        return not self.meeting_mode
+
+    def _run_test(self, kind: str, now: float) -> None:
+        if kind == "monitor":
+            self._due[kind] = now + self.cfg.net.monitor_interval_s
+            window = now - self._monitor_started
+            self._monitor_started = now
+            metrics = self.line.monitor_window(window)
+            verdict = verdicts.monitor(metrics, self.cfg.thresholds)
+            self._publish_result("monitor", metrics, verdict, time.time() - window)
+            return
+        interval = self.cfg.net.interval_s if kind == "net" else self.cfg.audio.interval_s
+        self._due[kind] = now + interval
+        if not self.may_run_active_tests():
+            log.info("%s test skipped: meeting mode is on", kind)
+            return
+        started = time.time()
+        if kind == "net":
+            metrics = self.line.line_test()
+            verdict = verdicts.net(metrics, self.cfg.thresholds)
+            self._set_verdict("network", verdict)
+        else:
+            metrics = self.audio.audio_test()
+            verdict = verdicts.audio(metrics, self.cfg.thresholds)
+            self._set_verdict("audio", verdict)
+        self._publish_result(kind, metrics, verdict, started)
+
+    def _publish_result(
+        self, kind: str, metrics: dict[str, Any], verdict: verdicts.Verdict, started: float
+    ) -> None:
+        self.outbox.put(
+            topics.result(self.cfg.site, kind),
+            lambda seq: self.stamp.envelope(
+                f"roomprobe.result.{kind}", seq,
+                kind=kind,
+                started_at=utc_iso(_from_epoch(started)),
+                duration_s=round(max(0.0, time.time() - started), 3),
+                simulated=True,
+                verdict=verdict.to_dict(),
+                metrics=metrics,
+            ),
+        )  # fmt: skip
+
+    def _set_verdict(self, part: str, verdict: verdicts.Verdict) -> None:
+        changed = self.current[part] != verdict
+        self.current[part] = verdict
+        if changed:
+            self._publish_status()
+
+    def _system_verdict(self) -> verdicts.Verdict:
+        if self.config_problems:
+            return verdicts.make("system", "degraded", "system.config_rejected", "probe")
+        if self.rejected:
+            return verdicts.make(
+                "system", "degraded", "system.outbox_rejected", "probe", value=self.rejected
+            )
+        return verdicts.make("system", "ok", "system.ok")
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _status(self, online: bool) -> dict[str, Any]:
+        return self.stamp.envelope(
+            "roomprobe.status", self.outbox.last_seq(),
+            online=online,
+            firmware=__version__,
+            uptime_s=round(host.process_uptime_s(), 1),
+            meeting_mode=self.meeting_mode,
+            simulated=self.cfg.simulated,
+            outbox_pending=self.outbox.count(),
+            verdicts={k: v.to_dict() for k, v in self.current.items()},
+            leds={k: v.status for k, v in self.current.items()},
+        )  # fmt: skip
+
+    def _publish_status(self) -> None:
+        supervisor.notify(
+            "STATUS=" + ", ".join(f"{k} {v.status}" for k, v in self.current.items())
+        )
+        self.link.publish(topics.status(self.cfg.site), encode(self._status(online=True)), retain=True)
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        room = self.cfg.mqtt.inflight - len(self._inflight)
+        if not self.link.connected or room <= 0:
+            return
+        for row in self.outbox.pending(room, skip=self._inflight.values()):
+            mid = self.link.publish(row.topic, row.payload, qos=1)
+            if mid is None:
+                return
+            self._inflight[mid] = row.id
+
+    def _on_ack(self, mid: int, ok: bool, reason: str) -> None:
+        row_id = self._inflight.pop(mid, None)
+        if row_id is None:
+            return  # a status message: not from the outbox
+        if ok:
+            self.outbox.remove(row_id)
+        else:
+            # The broker refused it for good (e.g. not authorised): keep it aside, not lost.
+            self.outbox.reject(row_id, reason)
+            self.rejected += 1
+            log.error("broker refused outbox message %d: %s", row_id, reason)
+            self._set_verdict("system", self._system_verdict())
+
+    def _on_connected(self) -> None:
+        self._publish_status()
+
+    # -- events and commands ---------------------------------------------------------------
+
+    def _event(self, event: str, reason: str, details: dict[str, Any], **values: Any) -> None:
+        self.outbox.put(
+            topics.event(self.cfg.site),
+            lambda seq: self.stamp.envelope(
+                "roomprobe.event", seq, event=event, message=text(reason, **values), details=details
+            ),
+        )
+
+    def set_meeting_mode(self, on: bool, source: str) -> None:
+        if on == self.meeting_mode:
+            return
+        self.meeting_mode = on
+        reason = "event.meeting_mode_on" if on else "event.meeting_mode_off"
+        self._event("meeting_mode", reason, {"on": on, "source": source})
+        self._publish_status()
+
+    def _on_command(self, topic: str, raw: bytes) -> None:
+        try:
+            parsed = topics.parse(topic)
+            cmd = decode(raw, "roomprobe.cmd")
+        except (topics.TopicError, ContractError) as exc:
+            log.warning("ignoring malformed command on %s: %s", topic, exc)
+            return
+        if cmd["site"] != self.cfg.site or parsed.subname != cmd["command"]:
+            log.warning("ignoring command %s: topic and payload disagree", cmd["msg_id"])
+            return
+        ok, error, reason, values, result = self._execute(cmd)
+        self.outbox.put(
+            topics.cmd_reply(self.cfg.site),
+            lambda seq: self.stamp.envelope(
+                "roomprobe.cmd-reply", seq,
+                request_id=cmd["msg_id"], command=cmd["command"], ok=ok, error=error,
+                message=text(reason, **values), result=result,
+            ),
+        )  # fmt: skip
+
+    def _execute(
+        self, cmd: dict[str, Any]
+    ) -> tuple[bool, str | None, str, dict[str, Any], dict[str, Any]]:
+        """Run one command: (ok, error code, reason text, its values, result)."""
+        if host.clock_synced() and parse_utc(cmd["expires_at"]).timestamp() < time.time():
+            return False, "expired", "cmd.expired", {}, {}
+        args = cmd["args"]
+        match cmd["command"]:
+            case "meeting-mode":
+                on = args.get("on")
+                if not isinstance(on, bool):
+                    return False, "bad_args", "cmd.bad_args", {"problem": "on: true|false"}, {}
+                self.set_meeting_mode(on, "hub")
+                return True, None, "cmd.accepted", {}, {"meeting_mode": on}
+            case "run-test":
+                wanted = args.get("tests", ["net", "audio"])
+                if not isinstance(wanted, list) or not set(wanted) <= {"net", "audio"}:
+                    problem = "tests: a list of net, audio"
+                    return False, "bad_args", "cmd.bad_args", {"problem": problem}, {}
+                if not self.may_run_active_tests():
+                    return False, "meeting_mode", "event.meeting_mode_on", {}, {}
+                now = time.monotonic()
+                for kind in wanted:
+                    self._run_test(kind, now)
+                ran = {k: self.current["network" if k == "net" else "audio"].status for k in wanted}
+                return True, None, "cmd.test_done", {}, {"verdicts": ran}
+        return False, "not_supported", "cmd.not_supported", {}, {}
+
+
+def _from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

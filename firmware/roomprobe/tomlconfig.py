@@ -1,0 +1,77 @@
+"""Loading a TOML file into a pydantic model, with errors a person can act on.
+
+Probe and hub configs both go through :func:`load`: every problem names the
+key, the value found and what is expected, and nothing raises a traceback for
+a user's mistake. pydantic does the validation (types, ranges, unknown keys);
+this module only turns its errors into sentences.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used. ``problems`` holds one line per problem."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = _key(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (check its spelling and its [section])"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    value = error.get("input")
+    expected = error["msg"]
+    if expected.startswith("Value error, "):
+        expected = expected[len("Value error, ") :]
+    return f"{key} = {value!r}: {expected}"
+
+
+def problems_of(exc: ValidationError) -> list[str]:
+    return [_describe(e) for e in exc.errors(include_url=False)]
+
+
+def parse(text: str, model: type[M], source: Path | str = "<config>") -> M:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, problems_of(exc)) from None
+
+
+def load(path: Path | str, model: type[M]) -> M:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except (PermissionError, IsADirectoryError) as exc:
+        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [f"not UTF-8 text (byte {exc.start})"]) from None
+    return parse(text, model, path)

@@ -1,0 +1,129 @@
+"""Turning measurements into verdicts: ok, degraded, fail or unknown, and who acts.
+
+Pure functions (metrics and thresholds in, :class:`Verdict` out), so the same
+logic judges a simulated room, a live measurement and a replayed result. A
+value past its limit is ``degraded``; past the limit by more than
+``degraded_margin_pct`` it is ``fail``. When several problems apply, the worst
+one names the verdict; among equals, the first in the order checked, which
+puts the room's own LAN before the ISP (a LAN fault also spoils every
+Internet figure measured through it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .config import Thresholds
+from .texts import text
+
+Status = Literal["ok", "degraded", "fail", "unknown"]
+Actor = Literal["isp", "room-lan", "room-audio", "probe"] | None
+_RANK: dict[str, int] = {"ok": 0, "unknown": 1, "degraded": 2, "fail": 3}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    status: Status
+    reason: str
+    message: dict[str, str]
+    actor: Actor
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "actor": self.actor,
+        }
+
+
+def make(check: str, status: Status, reason: str, actor: Actor = None, **values: Any) -> Verdict:
+    return Verdict(check, status, reason, text(reason, **values), actor)
+
+
+def unknown(check: str) -> Verdict:
+    return make(check, "unknown", f"{check}.unknown")
+
+
+def worst(verdicts: list[Verdict]) -> Verdict:
+    """The most severe verdict; the first of equals."""
+    return max(verdicts, key=lambda v: _RANK[v.status])  # max keeps the first of equals
+
+
+def _severity(value: float, limit: float, margin_pct: float, higher_is_bad: bool) -> Status:
+    """ok within the limit, degraded up to margin_pct past it, fail beyond."""
+    if higher_is_bad:
+        if value <= limit:
+            return "ok"
+        return "degraded" if value <= limit * (1 + margin_pct / 100) else "fail"
+    if value >= limit:
+        return "ok"
+    return "degraded" if value >= limit * (1 - margin_pct / 100) else "fail"
+
+
+def net(metrics: dict[str, Any], t: Thresholds) -> Verdict:
+    """Verdict of one line test (throughput and quality)."""
+    m = t.degraded_margin_pct
+    found: list[Verdict] = []
+    gw_loss = metrics.get("gateway_loss_pct")
+    if gw_loss is not None and gw_loss > t.loss_pct:
+        sev = _severity(gw_loss, t.loss_pct, m, higher_is_bad=True)
+        found.append(make("net", sev, "net.lan_fault", "room-lan", value=gw_loss))
+    checks = [
+        ("download_mbps", t.download_mbps, False, "net.download_low"),
+        ("upload_mbps", t.upload_mbps, False, "net.upload_low"),
+        ("rtt_ms", t.rtt_ms, True, "net.latency_high"),
+        ("jitter_ms", t.jitter_ms, True, "net.jitter_high"),
+        ("loss_pct", t.loss_pct, True, "net.loss_high"),
+    ]
+    for key, limit, higher_is_bad, reason in checks:
+        value = metrics[key]
+        sev = _severity(value, limit, m, higher_is_bad)
+        if sev != "ok":
+            found.append(make("net", sev, reason, "isp", value=value, limit=limit))
+    return worst(found) if found else make("net", "ok", "net.ok")
+
+
+def monitor(metrics: dict[str, Any], t: Thresholds) -> Verdict:
+    """Verdict of one window of the light continuous probes."""
+    m = t.degraded_margin_pct
+    found: list[Verdict] = []
+    gw_loss = metrics.get("gateway_loss_pct")
+    if gw_loss is not None and gw_loss > t.loss_pct:
+        sev = _severity(gw_loss, t.loss_pct, m, higher_is_bad=True)
+        found.append(make("monitor", sev, "net.lan_fault", "room-lan", value=gw_loss))
+    for value, limit, reason in (
+        (metrics["rtt_ms"]["p95"], t.rtt_ms, "net.latency_high"),
+        (metrics["jitter_ms"], t.jitter_ms, "net.jitter_high"),
+        (metrics["loss_pct"], t.loss_pct, "net.loss_high"),
+    ):
+        sev = _severity(value, limit, m, higher_is_bad=True)
+        if sev != "ok":
+            found.append(make("monitor", sev, reason, "isp", value=value, limit=limit))
+    return worst(found) if found else make("monitor", "ok", "monitor.ok")
+
+
+def audio(metrics: dict[str, Any], t: Thresholds) -> Verdict:
+    """Verdict of one active audio test."""
+    if metrics["level_dbfs"] is None or not metrics["channels_present"]:
+        return make("audio", "fail", "audio.no_signal", "room-audio")
+    m = t.degraded_margin_pct
+    found: list[Verdict] = []
+    for value, limit, higher_is_bad, reason in (
+        (metrics["level_dbfs"], t.audio_min_level_dbfs, False, "audio.level_low"),
+        (metrics["thd_pct"], t.audio_max_thd_pct, True, "audio.distortion"),
+        (metrics["snr_db"], t.audio_min_snr_db, False, "audio.noise_high"),
+    ):
+        if value is None:
+            continue
+        # dBFS limits are negative: judge the distance below the limit in dB instead of a ratio.
+        if reason == "audio.level_low":
+            sev: Status = "ok" if value >= limit else ("degraded" if value >= limit - 10 else "fail")
+        else:
+            sev = _severity(value, limit, m, higher_is_bad)
+        if sev != "ok":
+            found.append(make("audio", sev, reason, "room-audio", value=value, limit=limit))
+    return worst(found) if found else make("audio", "ok", "audio.ok")

@@ -1,0 +1,1 @@
+"""roomhub: the district hub."""

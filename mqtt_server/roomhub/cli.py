@@ -1,0 +1,124 @@
+"""``roomhub``: the hub's command line (the consumer and dashboard, config checks, the broker, the demo).
+
+Errors a person can cause print a sentence and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from roomprobe import __version__
+from roomprobe.tomlconfig import ConfigError
+
+from . import config
+
+EX_CONFIG = 78
+
+
+def _load(path: str) -> config.HubConfig | None:
+    try:
+        return config.load(path)
+    except ConfigError as exc:
+        print(f"roomhub: configuration {exc.path} is not valid:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .consumer import Consumer
+    from .web import create_app
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = _load(args.config)
+    if cfg is None:
+        return EX_CONFIG
+    consumer = Consumer(cfg)
+    consumer.start()
+    try:
+        logging.getLogger("roomhub").info(
+            "dashboard on http://%s:%d/", cfg.web.host, cfg.web.port
+        )
+        uvicorn.run(create_app(cfg), host=cfg.web.host, port=cfg.web.port, log_level="warning")
+    finally:
+        consumer.stop()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load(args.file)
+    if cfg is None:
+        return EX_CONFIG
+    print(
+        f"{args.file}: OK (hub {cfg.hub_id}, broker {cfg.mqtt.host}:{cfg.mqtt.port}, "
+        f"{len(cfg.sites)} sites)"
+    )
+    return 0
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    from .broker import render_config
+
+    print(render_config(args.port, Path(args.data_dir), bind=args.bind), end="")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.workdir), web_port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roomhub",
+        description="District hub: stores every probe result, shows the dashboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"roomhub {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the consumer and the dashboard")
+    p.add_argument(
+        "--config",
+        default=str(config.DEFAULT_PATH),
+        help=f"the hub's TOML config (default {config.DEFAULT_PATH})",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a hub config file and name every problem")
+    p.add_argument("file", help="the TOML file to check")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("broker-config", help="print the project's mosquitto configuration")
+    p.add_argument("--port", type=int, default=1883, help="listener port (default 1883)")
+    p.add_argument("--bind", default="127.0.0.1", help="listener address (default 127.0.0.1)")
+    p.add_argument(
+        "--data-dir", default="/var/lib/mosquitto", help="persistence folder (default %(default)s)"
+    )
+    p.set_defaults(func=cmd_broker_config)
+
+    p = sub.add_parser(
+        "demo", help="run a broker, the hub and three simulated probes on this machine"
+    )
+    p.add_argument("--workdir", default=".demo", help="where the demo keeps its files")
+    p.add_argument("--port", type=int, default=8080, help="dashboard port (default 8080)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The hub's configuration: one TOML file, validated the same way as the probe's.
+
+The hub's name and its sites are configuration, not code: the owner may be a
+district office or, since the 2025 reform, a province (shared/GLOSSARY.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from roomprobe import tomlconfig
+from roomprobe.contract import topics
+
+DEFAULT_PATH = Path("/etc/roomhub/roomhub.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttConfig(_Section):
+    host: str = Field("localhost", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        description="How long the broker keeps queueing for a hub that is down",
+    )
+
+
+class StorageConfig(_Section):
+    path: Path = Field(Path("/var/lib/roomhub/roomhub.sqlite"), description="SQLite database")
+
+
+class WebConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address the dashboard listens on")
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class ConsumerConfig(_Section):
+    max_payload_bytes: int = Field(
+        65536,
+        ge=1024,
+        le=1048576,
+        description="Larger payloads are quarantined (the broker's hard limit is 1 MiB)",
+    )
+
+
+class SiteEntry(_Section):
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+
+    _check_id = field_validator("id")(lambda v: topics.check_site_id(v))
+
+
+class HubConfig(_Section):
+    hub_id: str = Field(description="The hub's own id: its MQTT client id and the site of its messages")
+    name: str = Field("", max_length=200, description="The owner's name, shown on the dashboard")
+    mqtt: MqttConfig = MqttConfig()
+    storage: StorageConfig = StorageConfig()
+    web: WebConfig = WebConfig()
+    consumer: ConsumerConfig = ConsumerConfig()
+    sites: list[SiteEntry] = Field(default_factory=list, description="Known sites and their names")
+
+    _check_hub_id = field_validator("hub_id")(lambda v: topics.check_site_id(v))
+
+    @field_validator("sites")
+    @classmethod
+    def _unique_sites(cls, sites: list[SiteEntry]) -> list[SiteEntry]:
+        seen: set[str] = set()
+        for entry in sites:
+            if entry.id in seen:
+                raise ValueError(f"site {entry.id!r} is listed twice")
+            seen.add(entry.id)
+        return sites
+
+
+def load(path: Path | str) -> HubConfig:
+    return tomlconfig.load(path, HubConfig)
+
+
+def parse(text: str, source: str = "<config>") -> HubConfig:
+    return tomlconfig.parse(text, HubConfig, source)

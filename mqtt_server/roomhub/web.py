@@ -1,0 +1,78 @@
+"""The hub's web side: a JSON API and the first dashboard page, on FastAPI.
+
+Reads only, through read-only SQLite connections of its own, so a slow page
+never holds up the consumer's writes. Pages are rendered on the server
+(Jinja2) and refresh themselves; there is no JavaScript build to maintain.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from roomprobe.contract import topics
+
+from . import store
+from .config import HubConfig
+from .texts import LANGS, labels
+
+
+def create_app(cfg: HubConfig) -> FastAPI:
+    app = FastAPI(title="roomhub", description="District hub of the meeting-room probes")
+    names = {s.id: s.name for s in cfg.sites}
+    templates = Environment(
+        loader=FileSystemLoader(str(resources.files("roomhub") / "templates")),
+        autoescape=select_autoescape(["html"]),
+    )
+
+    def db() -> Iterator[sqlite3.Connection]:
+        conn = store.connect(cfg.storage.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @app.get("/api/sites")
+    def api_sites(conn: sqlite3.Connection = Depends(db)) -> list[dict[str, Any]]:
+        return store.sites_overview(conn, names)
+
+    @app.get("/api/sites/{site}")
+    def api_site(site: str, conn: sqlite3.Connection = Depends(db)) -> dict[str, Any]:
+        if not topics.is_site_id(site):
+            raise HTTPException(400, f"{site!r} is not a valid site id")
+        overview = [s for s in store.sites_overview(conn, names) if s["site"] == site]
+        if not overview:
+            raise HTTPException(404, f"no site {site!r}")
+        return {
+            **overview[0],
+            "recent": store.recent_results(conn, site),
+            "gaps": store.gaps(conn, site),
+        }
+
+    @app.get("/api/quarantine")
+    def api_quarantine(conn: sqlite3.Connection = Depends(db)) -> list[dict[str, Any]]:
+        return store.quarantined(conn)
+
+    @app.get("/api/health")
+    def api_health(conn: sqlite3.Connection = Depends(db)) -> dict[str, Any]:
+        return {"hub_id": cfg.hub_id, **store.counts(conn)}
+
+    @app.get("/", response_class=HTMLResponse)
+    def board(request: Request, lang: str = "vi", conn: sqlite3.Connection = Depends(db)) -> str:
+        lang = lang if lang in LANGS else "vi"
+        return templates.get_template("board.html").render(
+            lang=lang,
+            other_lang="en" if lang == "vi" else "vi",
+            t=labels(lang),
+            hub_name=cfg.name,
+            sites=store.sites_overview(conn, names),
+            counts=store.counts(conn),
+        )
+
+    return app
