@@ -12,11 +12,9 @@ from __future__ import annotations
 
 def r_factor(rtt_ms: float, jitter_ms: float, loss_pct: float) -> float:
     effective = rtt_ms / 2 + 2 * jitter_ms + 10.0
-    if effective < 160:
-        r = 93.2 - effective / 40
-    else:
-        r = 93.2 - (effective - 120) / 10
-    return r - 2.5 * loss_pct
+    # Delay costs little up to 160 ms, then a point per 10 ms.
+    delay_cost = effective / 40 if effective < 160 else (effective - 120) / 10
+    return 93.2 - delay_cost - 2.5 * loss_pct
 
 
 def mos(rtt_ms: float, jitter_ms: float, loss_pct: float) -> float:

@@ -14,6 +14,7 @@ with jitter between ``reconnect_min_s`` and ``reconnect_max_s``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -43,7 +44,7 @@ class BrokerLink:
         on_message: Callable[[str, bytes], None],
         on_connected: Callable[[], None],
         on_lost: Callable[[], None],
-        on_ack: Callable[[int, bool, str], None],
+        on_ack: Callable[[int, int, str], None],
     ):
         self.cfg = cfg
         self.client_id = client_id
@@ -138,7 +139,7 @@ class BrokerLink:
 
     def _schedule_retry(self, why: str) -> None:
         if why != self.last_error:
-            log.warning("broker: %s; retrying in up to %.0f s", why, self._backoff)
+            log.warning("broker: %s; retrying in up to %.1f s", why, self._backoff)
         self.last_error = why
         # Full jitter keeps a district's probes from reconnecting in lockstep after an outage.
         self._next_attempt = time.monotonic() + random.uniform(self._backoff / 2, self._backoff)
@@ -148,10 +149,10 @@ class BrokerLink:
         client, self._client = self._client, None
         was_connected, self.connected = self.connected, False
         if client is not None:
-            try:
-                client.socket() and client.socket().close()
-            except OSError:
-                pass
+            sock = client.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
         if was_connected:
             log.warning("broker: connection lost (%s)", why)
             self._on_lost()
@@ -178,7 +179,7 @@ class BrokerLink:
             self._drop(f"disconnected: {reason_code}")
 
     def _handle_publish(self, client, userdata, mid: int, reason_code: ReasonCode, properties):
-        self._on_ack(mid, not reason_code.is_failure, str(reason_code))
+        self._on_ack(mid, reason_code.value, str(reason_code))
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._on_message(message.topic, message.payload)

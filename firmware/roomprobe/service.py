@@ -30,6 +30,7 @@ from .texts import text
 log = logging.getLogger(__name__)
 
 LOOP_STEP_S = 0.1
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: accepted, but nobody will get it
 OUTBOX_FILE = "outbox.sqlite"
 
 
@@ -53,6 +54,8 @@ class ProbeService:
             "system": self._system_verdict(),
         }
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._hold_until = 0.0  # no outbox sends before this (the hub's session is absent)
+        self._hold_s = cfg.mqtt.reconnect_min_s
         now = time.monotonic()
         # The first line and audio tests run soon after start, so a fresh box has answers.
         self._due = {
@@ -110,8 +113,12 @@ class ProbeService:
             self._next_watchdog = now + self._watchdog_s
             supervisor.notify("WATCHDOG=1")
 
-    def shutdown(self) -> None:
+    def shutdown(self, ack_wait_s: float = 2.0) -> None:
         supervisor.notify("STOPPING=1")
+        # Give acknowledgements in flight a moment, so a restart resends less.
+        deadline = time.monotonic() + ack_wait_s
+        while self._inflight and self.link.connected and time.monotonic() < deadline:
+            self.link.step(0.05)
         if self.link.connected:
             self.link.publish(
                 topics.status(self.cfg.site), encode(self._status(online=False)), retain=True
@@ -198,16 +205,16 @@ class ProbeService:
         )  # fmt: skip
 
     def _publish_status(self) -> None:
-        supervisor.notify(
-            "STATUS=" + ", ".join(f"{k} {v.status}" for k, v in self.current.items())
+        supervisor.notify("STATUS=" + ", ".join(f"{k} {v.status}" for k, v in self.current.items()))
+        self.link.publish(
+            topics.status(self.cfg.site), encode(self._status(online=True)), retain=True
         )
-        self.link.publish(topics.status(self.cfg.site), encode(self._status(online=True)), retain=True)
 
     # -- outbox ---------------------------------------------------------------------------
 
     def _pump(self) -> None:
         room = self.cfg.mqtt.inflight - len(self._inflight)
-        if not self.link.connected or room <= 0:
+        if not self.link.connected or room <= 0 or time.monotonic() < self._hold_until:
             return
         for row in self.outbox.pending(room, skip=self._inflight.values()):
             mid = self.link.publish(row.topic, row.payload, qos=1)
@@ -215,12 +222,26 @@ class ProbeService:
                 return
             self._inflight[mid] = row.id
 
-    def _on_ack(self, mid: int, ok: bool, reason: str) -> None:
+    def _on_ack(self, mid: int, code: int, reason: str) -> None:
+        """Settle one outbox row by the broker's PUBACK reason code.
+
+        "No matching subscribers" means the hub's persistent session does not
+        exist (a new broker, a lost broker database): the broker would drop
+        the message, so it stays in the outbox and sending pauses, backing
+        off like a reconnect, until the hub has subscribed again.
+        """
         row_id = self._inflight.pop(mid, None)
         if row_id is None:
             return  # a status message: not from the outbox
-        if ok:
+        if code == NO_MATCHING_SUBSCRIBERS:
+            if time.monotonic() >= self._hold_until:
+                log.warning("no subscriber for results (is the hub connected?); holding them")
+                self._hold_until = time.monotonic() + self._hold_s
+                self._hold_s = min(self._hold_s * 2, self.cfg.mqtt.reconnect_max_s)
+            return
+        if code < 0x80:
             self.outbox.remove(row_id)
+            self._hold_s = self.cfg.mqtt.reconnect_min_s
         else:
             # The broker refused it for good (e.g. not authorised): keep it aside, not lost.
             self.outbox.reject(row_id, reason)

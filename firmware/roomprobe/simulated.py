@@ -18,16 +18,28 @@ from .callquality import mos
 # profile -> (download, upload, rtt, jitter, loss, gateway loss), each (mean, spread)
 _LINE: dict[str, dict[str, tuple[float, float]]] = {
     "good": {
-        "down": (93.0, 2.0), "up": (91.0, 2.5), "rtt": (24.0, 3.0),
-        "jitter": (2.0, 0.8), "loss": (0.05, 0.05), "gw_loss": (0.0, 0.0),
+        "down": (93.0, 2.0),
+        "up": (91.0, 2.5),
+        "rtt": (24.0, 3.0),
+        "jitter": (2.0, 0.8),
+        "loss": (0.05, 0.05),
+        "gw_loss": (0.0, 0.0),
     },
     "slow-line": {
-        "down": (31.0, 4.0), "up": (14.0, 2.0), "rtt": (68.0, 12.0),
-        "jitter": (9.0, 3.0), "loss": (0.3, 0.2), "gw_loss": (0.0, 0.0),
+        "down": (31.0, 4.0),
+        "up": (14.0, 2.0),
+        "rtt": (68.0, 12.0),
+        "jitter": (9.0, 3.0),
+        "loss": (0.3, 0.2),
+        "gw_loss": (0.0, 0.0),
     },
     "flaky-lan": {
-        "down": (58.0, 10.0), "up": (52.0, 10.0), "rtt": (45.0, 15.0),
-        "jitter": (38.0, 8.0), "loss": (4.0, 1.5), "gw_loss": (3.5, 1.0),
+        "down": (58.0, 10.0),
+        "up": (52.0, 10.0),
+        "rtt": (45.0, 15.0),
+        "jitter": (38.0, 8.0),
+        "loss": (4.0, 1.5),
+        "gw_loss": (3.5, 1.0),
     },
 }
 _LINE["broken-speaker"] = _LINE["good"]

@@ -48,8 +48,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "audio.unknown": ("Chưa kiểm tra âm thanh", "The audio chain has not been tested yet"),
     "audio.no_signal": (
         "Mất tiếng: không nhận được tín hiệu thử. Kiểm tra loa / micro / âm li",
-        "No sound: the test signal did not come back. "
-        "Check the speakers / microphones / amplifier",
+        "No sound: the test signal did not come back. Check the speakers / microphones / amplifier",
     ),
     "audio.level_low": (
         "Tiếng nhỏ: mức {value:.0f} dBFS, dưới {limit:.0f} dBFS. Kiểm tra bàn trộn âm (mixer)",

@@ -121,7 +121,9 @@ def audio(metrics: dict[str, Any], t: Thresholds) -> Verdict:
             continue
         # dBFS limits are negative: judge the distance below the limit in dB instead of a ratio.
         if reason == "audio.level_low":
-            sev: Status = "ok" if value >= limit else ("degraded" if value >= limit - 10 else "fail")
+            sev: Status = (
+                "ok" if value >= limit else ("degraded" if value >= limit - 10 else "fail")
+            )
         else:
             sev = _severity(value, limit, m, higher_is_bad)
         if sev != "ok":

@@ -8,6 +8,7 @@ it to own a broker of their own on a free port.
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -27,7 +28,9 @@ def render_config(
     bind: str = "127.0.0.1",
     allow_anonymous: bool = True,
     log_dest: str = "stderr",
+    user: str | None = None,
 ) -> str:
+    """The project's mosquitto.conf; ``user`` defaults to whoever runs this (owner of data_dir)."""
     template = (resources.files("roomhub") / "mosquitto.conf.template").read_text("utf-8")
     return Template(template).substitute(
         port=port,
@@ -35,6 +38,7 @@ def render_config(
         data_dir=str(data_dir),
         allow_anonymous="true" if allow_anonymous else "false",
         log_dest=log_dest,
+        user=user or getpass.getuser(),
     )
 
 

@@ -1,4 +1,6 @@
-"""``roomhub``: the hub's command line (the consumer and dashboard, config checks, the broker, the demo).
+"""``roomhub``: the hub's command line.
+
+The consumer and dashboard, config checks, the broker's config, the demo.
 
 Errors a person can cause print a sentence and exit non-zero, never a traceback.
 """
@@ -44,10 +46,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     consumer = Consumer(cfg)
     consumer.start()
     try:
-        logging.getLogger("roomhub").info(
-            "dashboard on http://%s:%d/", cfg.web.host, cfg.web.port
+        logging.getLogger("roomhub").info("dashboard on http://%s:%d/", cfg.web.host, cfg.web.port)
+        uvicorn.run(
+            create_app(cfg, consumer.counts),
+            host=cfg.web.host,
+            port=cfg.web.port,
+            log_level="warning",
         )
-        uvicorn.run(create_app(cfg), host=cfg.web.host, port=cfg.web.port, log_level="warning")
     finally:
         consumer.stop()
     return 0

@@ -59,7 +59,9 @@ class SiteEntry(_Section):
 
 
 class HubConfig(_Section):
-    hub_id: str = Field(description="The hub's own id: its MQTT client id and the site of its messages")
+    hub_id: str = Field(
+        description="The hub's own id: its MQTT client id and the site of its messages"
+    )
     name: str = Field("", max_length=200, description="The owner's name, shown on the dashboard")
     mqtt: MqttConfig = MqttConfig()
     storage: StorageConfig = StorageConfig()

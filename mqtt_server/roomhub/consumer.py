@@ -96,7 +96,9 @@ class Consumer:
             self.handle(msg.topic, msg.payload)
         except Exception:
             # The store failed (disk full, locked ...): do not ack, reconnect, get it again.
-            log.exception("could not store a message from %s; it will be delivered again", msg.topic)
+            log.exception(
+                "could not store a message from %s; it will be delivered again", msg.topic
+            )
             self.counts["store_errors"] += 1
             client.disconnect()
             return
@@ -110,7 +112,9 @@ class Consumer:
         self.counts["received"] += 1
         limit = self.cfg.consumer.max_payload_bytes
         if len(raw) > limit:
-            return self._quarantine(topic, raw, f"payload of {len(raw)} bytes exceeds {limit} bytes")
+            return self._quarantine(
+                topic, raw, f"payload of {len(raw)} bytes exceeds {limit} bytes"
+            )
         try:
             parsed = topics.parse(topic)
             payload = decode(raw, parsed.schema)
@@ -126,6 +130,8 @@ class Consumer:
             self.counts["duplicate"] += 1
             return "duplicate"
         self.counts["stored"] += 1
+        if payload["schema"] == "roomprobe.status":
+            self.counts["status_stored"] += 1
         if stored.gap:
             first, last = stored.gap
             self.counts["gaps"] += 1

@@ -55,7 +55,7 @@ def hub_config(broker_port: int, web_port: int, workdir: Path) -> str:
     sites = "".join(f'\n[[sites]]\nid = "{k}"\nname = "{v}"\n' for k, v in SITES.items())
     return (
         f'hub_id = "{HUB_ID}"\nname = "{HUB_NAME}"\n\n'
-        f"[mqtt]\nhost = \"127.0.0.1\"\nport = {broker_port}\n\n"
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
         f'[storage]\npath = "{workdir / "hub" / "roomhub.sqlite"}"\n\n'
         f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n{sites}'
     )
@@ -113,7 +113,9 @@ def run_demo(workdir: Path, web_port: int = 8080) -> int:
             conf.write_text(probe_config(site, profile, broker.port, workdir), encoding="utf-8")
             spawn(f"probe-{site}", "roomprobe.cli", conf)
         if not wait_for_port(web_port, timeout=30):
-            print(f"demo: the hub did not start; see {workdir / 'logs' / 'hub.log'}", file=sys.stderr)
+            print(
+                f"demo: the hub did not start; see {workdir / 'logs' / 'hub.log'}", file=sys.stderr
+            )
             return 1
         print(f"demo: broker on 127.0.0.1:{broker.port}, {len(PROBES)} simulated probes")
         print(f"demo: dashboard  http://127.0.0.1:{web_port}/   (English: ?lang=en)")
@@ -122,7 +124,9 @@ def run_demo(workdir: Path, web_port: int = 8080) -> int:
         while not stopping:
             for name, proc in children:
                 if proc.poll() is not None:
-                    print(f"demo: {name} exited with {proc.returncode}; see its log", file=sys.stderr)
+                    print(
+                        f"demo: {name} exited with {proc.returncode}; see its log", file=sys.stderr
+                    )
                     return 1
             time.sleep(0.5)
         print("demo: stopping")

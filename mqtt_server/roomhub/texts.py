@@ -34,7 +34,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "status.unknown": ("Chưa rõ", "Unknown"),
     "actor.isp": ("Liên hệ nhà mạng", "Call the ISP"),
     "actor.room-lan": ("Kiểm tra mạng nội bộ của xã", "Check the commune's own network"),
-    "actor.room-audio": ("Kiểm tra loa / micro / âm li", "Check the speakers / microphones / amplifier"),
+    "actor.room-audio": (
+        "Kiểm tra loa / micro / âm li",
+        "Check the speakers / microphones / amplifier",
+    ),
     "actor.probe": ("Báo cán bộ CNTT", "Tell IT staff"),
 }
 

@@ -8,11 +8,11 @@ never holds up the consumer's writes. Pages are rendered on the server
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -23,7 +23,8 @@ from .config import HubConfig
 from .texts import LANGS, labels
 
 
-def create_app(cfg: HubConfig) -> FastAPI:
+def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> FastAPI:
+    """The app; ``counters`` are the running consumer's (received, stored, ...)."""
     app = FastAPI(title="roomhub", description="District hub of the meeting-room probes")
     names = {s.id: s.name for s in cfg.sites}
     templates = Environment(
@@ -38,12 +39,14 @@ def create_app(cfg: HubConfig) -> FastAPI:
         finally:
             conn.close()
 
+    DB = Annotated[sqlite3.Connection, Depends(db)]
+
     @app.get("/api/sites")
-    def api_sites(conn: sqlite3.Connection = Depends(db)) -> list[dict[str, Any]]:
+    def api_sites(conn: DB) -> list[dict[str, Any]]:
         return store.sites_overview(conn, names)
 
     @app.get("/api/sites/{site}")
-    def api_site(site: str, conn: sqlite3.Connection = Depends(db)) -> dict[str, Any]:
+    def api_site(site: str, conn: DB) -> dict[str, Any]:
         if not topics.is_site_id(site):
             raise HTTPException(400, f"{site!r} is not a valid site id")
         overview = [s for s in store.sites_overview(conn, names) if s["site"] == site]
@@ -56,15 +59,15 @@ def create_app(cfg: HubConfig) -> FastAPI:
         }
 
     @app.get("/api/quarantine")
-    def api_quarantine(conn: sqlite3.Connection = Depends(db)) -> list[dict[str, Any]]:
+    def api_quarantine(conn: DB) -> list[dict[str, Any]]:
         return store.quarantined(conn)
 
     @app.get("/api/health")
-    def api_health(conn: sqlite3.Connection = Depends(db)) -> dict[str, Any]:
-        return {"hub_id": cfg.hub_id, **store.counts(conn)}
+    def api_health(conn: DB) -> dict[str, Any]:
+        return {"hub_id": cfg.hub_id, **store.counts(conn), "consumer": dict(counters or {})}
 
     @app.get("/", response_class=HTMLResponse)
-    def board(request: Request, lang: str = "vi", conn: sqlite3.Connection = Depends(db)) -> str:
+    def board(conn: DB, lang: str = "vi") -> str:
         lang = lang if lang in LANGS else "vi"
         return templates.get_template("board.html").render(
             lang=lang,

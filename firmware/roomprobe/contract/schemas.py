@@ -96,7 +96,9 @@ def decode(raw: bytes, expected_schema: str | None = None) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ContractError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
-        raise ContractError(f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ContractError(
+            f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     return validate(payload, expected_schema)
 
 

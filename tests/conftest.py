@@ -1,0 +1,184 @@
+"""Fixtures shared by the whole suite: real mosquitto, real probe and hub processes.
+
+Every test that needs a broker starts its own mosquitto on a free port with
+the project's configuration (roomhub.broker), and every process a test starts
+is stopped in the fixture's teardown, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roomhub.broker import Broker, free_port, wait_for_port
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Proc:
+    """A roomprobe or roomhub process with its log file."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.argv = argv
+        self.log = log
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def probe_toml(
+    site: str, port: int, state_dir: Path, profile: str = "good", **sections: dict[str, Any]
+) -> str:
+    """A probe config with fast intervals; ``sections`` override or add keys."""
+    base: dict[str, dict[str, Any]] = {
+        "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "paths": {"state_dir": str(state_dir)},
+        "daemon": {"heartbeat_s": 1},
+        "net": {"interval_s": 0.2, "monitor_interval_s": 0.5},
+        "audio": {"interval_s": 0.3},
+        "simulation": {"profile": profile},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines = [f'site = "{site}"']
+    for name, values in base.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def hub_toml(port: int, db: Path, web_port: int, **consumer: Any) -> str:
+    text = (
+        f'hub_id = "test-hub"\nname = "Hub thử nghiệm"\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[storage]\npath = "{db}"\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n'
+        '[[sites]]\nid = "dak-ang"\nname = "Xã Đắk Ang"\n'
+    )
+    if consumer:
+        text += "[consumer]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in consumer.items())
+    return text
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+class Rig:
+    """A test's broker, hub and probes, all torn down at the end."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.broker = Broker(tmp / "broker")
+        self.procs: list[Proc] = []
+        self.hub_db = tmp / "hub" / "roomhub.sqlite"
+        self.web_port = free_port()
+
+    def start_broker(self) -> Broker:
+        self.broker.start()
+        return self.broker
+
+    def probe(self, site: str = "dak-ang", profile: str = "good", start: bool = True,
+              env: dict[str, str] | None = None, **sections: dict[str, Any]) -> Proc:  # fmt: skip
+        conf = self.tmp / f"probe-{site}.toml"
+        state = self.tmp / "state" / site
+        conf.write_text(probe_toml(site, self.broker.port, state, profile, **sections), "utf-8")
+        argv = [sys.executable, "-m", "roomprobe.cli", "run", "--config", str(conf)]
+        proc = Proc(f"probe-{site}", argv, self.tmp / f"probe-{site}.log", env)
+        self.procs.append(proc)
+        return proc.start() if start else proc
+
+    def hub(self, start: bool = True, **consumer: Any) -> Proc:
+        conf = self.tmp / "hub.toml"
+        conf.write_text(hub_toml(self.broker.port, self.hub_db, self.web_port, **consumer), "utf-8")
+        argv = [sys.executable, "-m", "roomhub.cli", "run", "--config", str(conf)]
+        proc = Proc("hub", argv, self.tmp / "hub.log")
+        self.procs.append(proc)
+        if start:
+            proc.start()
+            assert wait_for_port(self.web_port, timeout=30), proc.output()
+        return proc
+
+    def hub_query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        if not self.hub_db.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.hub_db}?mode=ro", uri=True, timeout=5)
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def stored(self, site: str = "dak-ang") -> int:
+        rows = self.hub_query(
+            "SELECT count(*) AS n FROM messages WHERE site = ? AND schema != 'roomprobe.status'",
+            site,
+        )
+        return rows[0]["n"] if rows else 0
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.broker.stop()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    try:
+        yield r
+    finally:
+        r.close()

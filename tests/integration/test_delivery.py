@@ -1,0 +1,204 @@
+"""Probe -> mosquitto -> hub on real processes: delivery, outages, restarts.
+
+The guarantee under test (DESIGN.md rule 2): every result and event the
+probe numbers is either still in its outbox or stored by the hub exactly
+once; never lost, never stored twice. The outage tests print the figures the
+closing notes quote (run with -s to see them).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import Rig, wait_for
+
+
+def outbox_state(state_dir: Path) -> tuple[int, list[int]]:
+    """(last sequence number issued, seq numbers still waiting) of a stopped probe."""
+    db = sqlite3.connect(state_dir / "outbox.sqlite")
+    try:
+        last = db.execute("SELECT max(last) FROM sequence").fetchone()[0] or 0
+        waiting = [json.loads(p)["seq"] for (p,) in db.execute("SELECT payload FROM outbox")]
+    finally:
+        db.close()
+    return last, waiting
+
+
+def outbox_waiting(rig: Rig, site: str = "dak-ang") -> int:
+    path = rig.tmp / "state" / site / "outbox.sqlite"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    except sqlite3.OperationalError:  # created but not yet migrated
+        return 0
+    finally:
+        db.close()
+
+
+def stored_seqs(rig: Rig, site: str = "dak-ang") -> list[int]:
+    rows = rig.hub_query(
+        "SELECT seq FROM messages WHERE site = ? AND schema != 'roomprobe.status' ORDER BY seq",
+        site,
+    )
+    return [r["seq"] for r in rows]
+
+
+def assert_exactly_once(rig: Rig, site: str = "dak-ang") -> dict[str, int]:
+    """Every seq the probe issued is stored once or still waiting in its outbox.
+
+    A message can be both: stored, but its PUBACK had not reached the probe
+    when it stopped. It is sent again later and the hub drops the copy.
+    """
+    last, waiting = outbox_state(rig.tmp / "state" / site)
+    stored = stored_seqs(rig, site)
+    assert len(stored) == len(set(stored)), "a message was stored twice"
+    assert set(stored) | set(waiting) == set(range(1, last + 1)), "a message was lost"
+    assert not set(stored) - set(range(1, last + 1)), "the hub stored a seq never issued"
+    return {
+        "published": last,
+        "stored": len(stored),
+        "waiting": len(waiting),
+        "stored_and_waiting": len(set(stored) & set(waiting)),
+    }
+
+
+def get_json(rig: Rig, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{rig.web_port}{path}", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_results_flow_from_probe_to_hub_store_and_api(rig: Rig):
+    rig.start_broker()
+    rig.hub()
+    rig.probe(profile="slow-line")
+    kinds = wait_for(
+        lambda: {
+            r["schema"]
+            for r in rig.hub_query("SELECT DISTINCT schema FROM messages WHERE site = 'dak-ang'")
+        }
+        >= {"roomprobe.result.net", "roomprobe.result.audio", "roomprobe.result.monitor",
+            "roomprobe.event", "roomprobe.status"},
+        what="every kind of message from the probe",
+    )  # fmt: skip
+    assert kinds
+    sites = {s["site"]: s for s in get_json(rig, "/api/sites")}
+    site = sites["dak-ang"]
+    assert site["name"] == "Xã Đắk Ang"
+    assert site["online"] is True
+    assert site["simulated"] is True
+    assert site["verdicts"]["network"]["actor"] == "isp"  # the slow line is the ISP's
+    assert site["results"]["net"]["metrics"]["download_mbps"] < 50
+    page = urllib.request.urlopen(f"http://127.0.0.1:{rig.web_port}/", timeout=10).read()
+    text = page.decode()
+    assert "Xã Đắk Ang" in text and "Liên hệ nhà mạng" in text
+    english = urllib.request.urlopen(f"http://127.0.0.1:{rig.web_port}/?lang=en", timeout=10)
+    assert "Call the ISP" in english.read().decode()
+
+
+def test_broker_outage_loses_and_duplicates_nothing(rig: Rig):
+    broker = rig.start_broker()
+    hub = rig.hub()
+    probe = rig.probe(net={"interval_s": 0.05, "monitor_interval_s": 0.2})
+    wait_for(lambda: rig.stored() >= 20, what="results before the outage")
+    broker.stop()
+    before = rig.stored()
+    time.sleep(3)  # the probe keeps measuring into its outbox
+    broker.start()
+    wait_for(lambda: rig.stored() >= before + 100, what="results after the outage")
+    probe.stop()
+    last, waiting = outbox_state(rig.tmp / "state" / "dak-ang")
+    wait_for(lambda: rig.stored() >= last - len(waiting), what="the hub to catch up")
+    consumer = get_json(rig, "/api/health")["consumer"]
+    hub.stop()
+    figures = assert_exactly_once(rig)
+    print(f"\nbroker outage of 3 s: {figures}, hub consumer {consumer}")
+    assert consumer["stored"] == figures["stored"] + consumer.get("status_stored", 0)
+    assert figures["stored"] >= figures["published"] - figures["waiting"]
+
+
+def test_hub_killed_and_restarted_loses_and_duplicates_nothing(rig: Rig):
+    rig.start_broker()
+    hub = rig.hub()
+    probe = rig.probe(net={"interval_s": 0.05, "monitor_interval_s": 0.2})
+    wait_for(lambda: rig.stored() >= 30, what="results before the hub dies")
+    hub.kill()
+    down_at = rig.stored()
+    time.sleep(2)  # the broker queues for the hub's persistent session
+    hub = rig.hub()
+    wait_for(lambda: rig.stored() >= down_at + 100, what="results after the hub restarts")
+    hub.kill()  # twice, to also cut it off in the middle of catching up
+    hub = rig.hub()
+    time.sleep(1)
+    probe.stop()
+    last, waiting = outbox_state(rig.tmp / "state" / "dak-ang")
+    expected = last - len(waiting)
+    wait_for(lambda: rig.stored() >= expected, what="the hub to catch up with the probe")
+    hub.stop()
+    figures = assert_exactly_once(rig)
+    print(f"\nhub killed twice: {figures}")
+    assert figures["stored"] == expected
+
+
+def test_probe_killed_is_marked_offline_by_its_last_will(rig: Rig):
+    rig.start_broker()
+    rig.hub()
+    probe = rig.probe()
+    online = "SELECT online FROM sites WHERE site = 'dak-ang'"
+    wait_for(lambda: [r["online"] for r in rig.hub_query(online)] == [1], what="online")
+    probe.kill()
+    wait_for(lambda: [r["online"] for r in rig.hub_query(online)] == [0], what="offline")
+
+
+def test_probe_started_before_the_broker_delivers_when_it_appears(rig: Rig):
+    probe = rig.probe()  # the broker's port is chosen, nothing listens yet
+    wait_for(lambda: outbox_waiting(rig) >= 5, what="results queued while no broker exists")
+    rig.start_broker()
+    hub = rig.hub()
+    wait_for(lambda: rig.stored() >= 10, what="results once the broker is up")
+    probe.stop(signal.SIGINT)
+    hub.stop()
+    assert_exactly_once(rig)
+
+
+def test_results_wait_in_the_outbox_while_no_hub_has_subscribed(rig: Rig):
+    """A broker that lost the hub's session answers "no matching subscribers": keep them."""
+    rig.start_broker()
+    probe = rig.probe()
+    wait_for(lambda: outbox_waiting(rig) >= 10, what="results held while no hub subscribes")
+    assert rig.stored() == 0
+    hub = rig.hub()
+    wait_for(lambda: rig.stored() >= 10, what="held results delivered to the new hub")
+    probe.stop()
+    hub.stop()
+    figures = assert_exactly_once(rig)
+    assert figures["stored"] >= 10
+
+
+def test_broker_replaced_with_an_empty_one_loses_nothing(rig: Rig):
+    """The broker dies hard and its database is gone: the hub's session with it."""
+    broker = rig.start_broker()
+    hub = rig.hub()
+    probe = rig.probe(net={"interval_s": 0.05, "monitor_interval_s": 0.2})
+    wait_for(lambda: rig.stored() >= 20, what="results before the crash")
+    assert broker.proc is not None
+    broker.proc.kill()
+    broker.proc.wait()
+    broker.proc = None
+    for f in broker.data_dir.iterdir():
+        f.unlink()
+    broker.start()
+    before = rig.stored()
+    wait_for(lambda: rig.stored() >= before + 50, what="results after the new broker")
+    probe.stop()
+    last, waiting = outbox_state(rig.tmp / "state" / "dak-ang")
+    wait_for(lambda: rig.stored() >= last - len(waiting), what="the hub to catch up")
+    hub.stop()
+    figures = assert_exactly_once(rig)
+    print(f"\nbroker replaced: {figures}")
