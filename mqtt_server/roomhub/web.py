@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -23,23 +23,28 @@ from .config import HubConfig
 from .texts import LANGS, labels
 
 
+def _db(request: Request) -> Iterator[sqlite3.Connection]:
+    """A read-only connection for one request."""
+    conn = store.connect(request.app.state.cfg.storage.path, readonly=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+DB = Annotated[sqlite3.Connection, Depends(_db)]
+
+
 def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> FastAPI:
     """The app; ``counters`` are the running consumer's (received, stored, ...)."""
     app = FastAPI(title="roomhub", description="District hub of the meeting-room probes")
+    app.state.cfg = cfg
     names = {s.id: s.name for s in cfg.sites}
     templates = Environment(
         loader=FileSystemLoader(str(resources.files("roomhub") / "templates")),
         autoescape=select_autoescape(["html"]),
     )
 
-    def db() -> Iterator[sqlite3.Connection]:
-        conn = store.connect(cfg.storage.path, readonly=True)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    DB = Annotated[sqlite3.Connection, Depends(db)]
 
     @app.get("/api/sites")
     def api_sites(conn: DB) -> list[dict[str, Any]]:
