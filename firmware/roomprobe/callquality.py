@@ -24,4 +24,5 @@ def mos(rtt_ms: float, jitter_ms: float, loss_pct: float) -> float:
         return 1.0
     if r >= 100:
         return 4.5
-    return 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r)
+    # The cubic dips just under 1 for R below about 6.5; MOS is defined from 1.
+    return max(1.0, 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r))

@@ -117,13 +117,17 @@ class Outbox:
     def reject(self, row_id: int, reason: str) -> None:
         """Move a row the broker refused for good aside, with the broker's reason."""
         self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute(
-            "INSERT INTO rejected (id, topic, payload, created, reason, rejected) "
-            "SELECT id, topic, payload, created, ?, ? FROM outbox WHERE id = ?",
-            (reason, time.time(), row_id),
-        )
-        self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute(
+                "INSERT INTO rejected (id, topic, payload, created, reason, rejected) "
+                "SELECT id, topic, payload, created, ?, ? FROM outbox WHERE id = ?",
+                (reason, time.time(), row_id),
+            )
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def rejected_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]

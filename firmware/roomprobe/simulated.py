@@ -77,8 +77,13 @@ class SimulatedLine:
             "bytes_used": int((down + up) * 1e6 / 8 * 10),
             "method": "simulated",
             "gateway_rtt_ms": round(0.5 + self._rng.random(), 2),
-            "gateway_loss_pct": self._draw("gw_loss", 0, 100),
+            "gateway_loss_pct": self._draw_gateway_loss(),
         }
+
+    def _draw_gateway_loss(self) -> float:
+        """A faulty LAN loses at least 2 %, so the fault is always the room's to see."""
+        floor = 2.0 if self._p["gw_loss"][0] > 0 else 0.0
+        return self._draw("gw_loss", floor, 100)
 
     def monitor_window(self, window_s: float) -> dict[str, Any]:
         samples = sorted(self._draw("rtt", 1.0) for _ in range(20))
@@ -91,7 +96,7 @@ class SimulatedLine:
             "audio_rms_dbfs": round(-65 + 5 * self._rng.random(), 1),
             "room_active": False,
             "gateway_rtt_ms": round(0.5 + self._rng.random(), 2),
-            "gateway_loss_pct": self._draw("gw_loss", 0, 100),
+            "gateway_loss_pct": self._draw_gateway_loss(),
         }
 
 
@@ -99,6 +104,8 @@ class SimulatedAudio:
     """Active audio tests for one simulated room."""
 
     def __init__(self, profile: str, site: str, seed: int | None = None):
+        if profile not in _LINE:
+            raise ValueError(f"unknown simulation profile {profile!r}")
         self.profile = profile
         self._rng = random.Random(_seed(site, seed) + 1)
 

@@ -2,7 +2,9 @@
 
 Keyed by reason code (the same code a verdict carries), so a native speaker
 can review all wording here, and the hub, the LEDs card and ``doctor`` never
-word the same fact differently. Templates take named values (``{down:.1f}``).
+word the same fact differently. Templates take named values (``{value:.1f}``).
+A filled text is clipped to the contract's 500 characters, so a long value
+(a list of config problems) can never make a message the contract refuses.
 Words follow shared/GLOSSARY.md.
 """
 
@@ -43,6 +45,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # monitor
     "monitor.ok": ("Đường truyền ổn định", "The line is stable"),
+    "monitor.unknown": ("Chưa theo dõi đường truyền", "The line has not been watched yet"),
     # audio
     "audio.ok": ("Âm thanh đạt yêu cầu", "The audio chain is working"),
     "audio.unknown": ("Chưa kiểm tra âm thanh", "The audio chain has not been tested yet"),
@@ -67,6 +70,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # system
     "system.ok": ("Thiết bị hoạt động bình thường", "The probe is working normally"),
+    "system.unknown": ("Chưa rõ tình trạng thiết bị", "The probe's state is not known yet"),
     "system.starting": ("Thiết bị đang khởi động", "The probe is starting"),
     "system.config_rejected": (
         "Cấu hình mới có lỗi, thiết bị dùng cấu hình cũ. Báo cán bộ CNTT",
@@ -81,7 +85,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.meeting_mode_on": ("Đã bật chế độ đang họp", "Meeting mode switched on"),
     "event.meeting_mode_off": ("Đã tắt chế độ đang họp", "Meeting mode switched off"),
     "event.config_rejected": (
-        "Cấu hình có lỗi, đang dùng cấu hình cũ: {problems}",
+        "Cấu hình có lỗi, đang dùng cấu hình cũ. Chi tiết (tiếng Anh) cho cán bộ CNTT: {problems}",
         "The configuration has errors, using the previous one: {problems}",
     ),
     # command replies
@@ -96,10 +100,17 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+MAX_CHARS = 500  # the contract's limit for one language of a text (common.json)
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= MAX_CHARS else message[: MAX_CHARS - 1] + "…"
+
+
 def text(reason: str, **values: Any) -> dict[str, str]:
     """The {vi, en} text for a reason code, filled with ``values``."""
     try:
         vi, en = TEXTS[reason]
     except KeyError:
         raise KeyError(f"no text for reason code {reason!r}: add it to roomprobe.texts") from None
-    return {"vi": vi.format(**values), "en": en.format(**values)}
+    return {"vi": _clip(vi.format(**values)), "en": _clip(en.format(**values))}

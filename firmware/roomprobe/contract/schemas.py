@@ -8,11 +8,13 @@ validator never has to guess what a message is meant to be.
 from __future__ import annotations
 
 import json
+import math
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -56,9 +58,68 @@ def schema_document(name: str) -> dict[str, Any]:
     raise ContractError(f"unknown schema {name!r}; known: {', '.join(schema_names())}")
 
 
+def _anchored_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """JSON Schema ``pattern`` where a final ``$`` really ends the string.
+
+    Python's ``$`` also matches before a trailing newline, so ``"dak-ang\\n"``
+    would pass ``^[a-z-]+$`` and end up inside a topic. ``\\Z`` does not.
+    """
+    if not validator.is_type(instance, "string"):
+        return
+    python_pattern = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if not re.search(python_pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _anchored_pattern})
+
+
 @cache
-def _validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(schema_document(name), registry=_registry())
+def _validator(name: str) -> Any:
+    return _Validator(schema_document(name), registry=_registry())
+
+
+@cache
+def _shared_keys() -> frozenset[str]:
+    """Top-level keys the envelope and result definitions declare."""
+    defs = _documents()["common.json"]["$defs"]
+    return frozenset(defs["envelope"]["properties"]) | frozenset(defs["result"]["properties"])
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The path of a NaN or infinity (JSON has neither; NaN passes every range check)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(top level)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _readable(errors: list[ValidationError], payload: dict[str, Any], name: str) -> list[str]:
+    """One line per real problem.
+
+    When one envelope field fails, the whole shared ``allOf`` branch fails and
+    ``unevaluatedProperties`` then blames every valid envelope field as
+    unknown. Those lines are noise: report the keys that are unknown to every
+    part of the schema instead.
+    """
+    real = [e for e in errors if e.validator != "unevaluatedProperties"]
+    if len(real) == len(errors) or not real:
+        return [f"{_where(e.absolute_path)}: {e.message}" for e in errors]
+    declared = set(schema_document(name).get("properties", {})) | _shared_keys()
+    unknown = sorted(k for k in payload if k not in declared)
+    lines = [f"{_where(e.absolute_path)}: {e.message}" for e in real]
+    if unknown:
+        lines.insert(0, f"(top level): unknown keys {', '.join(unknown)}")
+    return lines
 
 
 def _where(path: Any) -> str:
@@ -81,18 +142,28 @@ def validate(payload: Any, expected_schema: str | None = None) -> dict[str, Any]
         raise ContractError(f"payload says schema {name!r} but its topic needs {expected_schema!r}")
     if name not in schema_names():
         raise ContractError(f"unknown schema {name!r}")
-    errors = sorted(_validator(name).iter_errors(payload), key=lambda e: list(e.absolute_path))
-    if errors:
-        details = "; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    errors = sorted(
+        _validator(name).iter_errors(payload), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    problems = _readable(errors, payload, name) if errors else []
+    bad_number = _non_finite(payload)
+    if bad_number:
+        problems.append(f"{bad_number}: NaN and infinity are not numbers JSON can carry")
+    if problems:
+        details = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise ContractError(f"{name} payload is invalid: {details}{more}")
     return payload
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ContractError(f"payload contains {name}, which is not valid JSON")
 
 
 def decode(raw: bytes, expected_schema: str | None = None) -> dict[str, Any]:
     """Decode UTF-8 JSON bytes and validate them."""
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        payload = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise ContractError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
@@ -104,4 +175,6 @@ def decode(raw: bytes, expected_schema: str | None = None) -> dict[str, Any]:
 
 def encode(payload: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON, Vietnamese left readable (no \\u escapes)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )

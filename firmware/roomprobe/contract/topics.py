@@ -23,7 +23,7 @@ class TopicError(ValueError):
 
 
 def is_site_id(site: str) -> bool:
-    return bool(_SITE_RE.match(site))
+    return bool(_SITE_RE.fullmatch(site))
 
 
 def _check_site(site: str) -> str:
