@@ -45,7 +45,6 @@ def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> Fas
         autoescape=select_autoescape(["html"]),
     )
 
-
     @app.get("/api/sites")
     def api_sites(conn: DB) -> list[dict[str, Any]]:
         return store.sites_overview(conn, names)
