@@ -310,7 +310,7 @@ class ProbeService:
                     problem = "tests: a list of net, audio"
                     return False, "bad_args", "cmd.bad_args", {"problem": problem}, {}
                 if not self.may_run_active_tests():
-                    return False, "meeting_mode", "event.meeting_mode_on", {}, {}
+                    return False, "meeting_mode", "cmd.meeting_mode", {}, {}
                 now = time.monotonic()
                 for kind in wanted:
                     self._run_test(kind, now)

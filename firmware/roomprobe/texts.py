@@ -93,6 +93,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cmd.test_done": ("Đã kiểm tra xong", "Test finished"),
     "cmd.expired": ("Lệnh đã quá hạn, không thực hiện", "The command expired and was not run"),
     "cmd.bad_args": ("Lệnh có tham số sai: {problem}", "The command has bad arguments: {problem}"),
+    "cmd.meeting_mode": (
+        "Không kiểm tra: đang ở chế độ đang họp",
+        "Not tested: meeting mode is on",
+    ),
     "cmd.not_supported": (
         "Thiết bị chưa hỗ trợ lệnh này",
         "This probe's firmware does not support this command yet",

@@ -1,0 +1,48 @@
+"""Command handling of the daemon, without a broker: expiry and rule 1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from roomprobe import config, host, service
+from roomprobe.contract import Stamp, utc_iso
+
+
+@pytest.fixture
+def probe(tmp_path):
+    cfg = config.parse(f'site = "dak-ang"\n[paths]\nstate_dir = "{tmp_path}"\n')
+    svc = service.ProbeService(cfg)
+    yield svc
+    svc.outbox.close()
+
+
+def command(name: str, args: dict, expires_in_s: float) -> dict:
+    stamp = Stamp("dak-ang", "00000000-0000-4000-8000-000000000001", lambda: True)
+    expires = utc_iso(datetime.now(UTC) + timedelta(seconds=expires_in_s))
+    return stamp.envelope("roomprobe.cmd", 1, command=name, args=args, expires_at=expires)
+
+
+def test_an_expired_command_is_not_run_when_the_clock_can_be_trusted(probe, monkeypatch):
+    monkeypatch.setattr(host, "clock_synced", lambda: True)
+    ok, error, *_ = probe._execute(command("meeting-mode", {"on": True}, -60))
+    assert (ok, error) == (False, "expired")
+    assert probe.meeting_mode is False
+
+
+def test_expiry_is_ignored_when_the_clock_is_not_synchronised(probe, monkeypatch):
+    # A Pi without RTC may think it is 1970 or last week: it cannot judge expiry.
+    monkeypatch.setattr(host, "clock_synced", lambda: False)
+    ok, error, *_ = probe._execute(command("meeting-mode", {"on": True}, -60))
+    assert (ok, error) == (True, None)
+    assert probe.meeting_mode is True
+
+
+def test_meeting_mode_blocks_tests_and_publishes_nothing(probe, monkeypatch):
+    monkeypatch.setattr(host, "clock_synced", lambda: False)
+    probe.set_meeting_mode(True, "button")
+    before = probe.outbox.count()
+    ok, error, reason, *_ = probe._execute(command("run-test", {"tests": ["audio"]}, 60))
+    assert (ok, error, reason) == (False, "meeting_mode", "cmd.meeting_mode")
+    assert probe.outbox.count() == before  # no audio result was produced
