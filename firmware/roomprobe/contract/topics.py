@@ -68,6 +68,18 @@ def cmd_reply(site: str) -> str:
     return f"{PREFIX}/{_check_site(site)}/cmd-reply"
 
 
+# Every topic of the tree with the schema its payloads follow; QoS is 1 throughout.
+TOPIC_PATTERNS: dict[str, str] = {
+    "roomprobe.status": f"{PREFIX}/<site>/status",
+    **{f"roomprobe.result.{k}": f"{PREFIX}/<site>/result/{k}" for k in RESULT_KINDS},
+    "roomprobe.event": f"{PREFIX}/<site>/event",
+    "roomprobe.cmd": f"{PREFIX}/<site>/cmd/<command>",
+    "roomprobe.cmd-reply": f"{PREFIX}/<site>/cmd-reply",
+    "roomprobe.schedule": SCHEDULE,
+}
+RETAINED = frozenset({"roomprobe.status", "roomprobe.schedule"})
+FROM_HUB = frozenset({"roomprobe.cmd", "roomprobe.schedule"})
+
 # What the hub's consumer subscribes to: everything probes send.
 HUB_SUBSCRIPTIONS = (
     f"{PREFIX}/+/status",
