@@ -7,6 +7,7 @@ district office or, since the 2025 reform, a province (shared/GLOSSARY.md).
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,6 +41,18 @@ class StorageConfig(_Section):
 class WebConfig(_Section):
     host: str = Field("127.0.0.1", description="Address the dashboard listens on")
     port: int = Field(8080, ge=1, le=65535)
+    timezone: str = Field(
+        "Asia/Ho_Chi_Minh", description="Times on the dashboard are shown in this zone"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Asia/Ho_Chi_Minh") from None
+        return value
 
 
 class ConsumerConfig(_Section):

@@ -27,6 +27,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "meeting_mode": ("chế độ đang họp", "meeting mode"),
     "quarantine": ("Tin nhắn bị cách ly", "Quarantined messages"),
     "no_sites": ("Chưa có điểm cầu nào gửi dữ liệu", "No conference point has reported yet"),
+    "times_in": ("Giờ hiển thị theo múi giờ", "Times are shown in"),
     "switch_lang": ("English", "Tiếng Việt"),
     "status.ok": ("Đạt", "OK"),
     "status.degraded": ("Kém", "Degraded"),

@@ -11,12 +11,13 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from roomprobe.contract import topics
+from roomprobe.contract import parse_utc, topics
 
 from . import store
 from .config import HubConfig
@@ -44,6 +45,15 @@ def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> Fas
         loader=FileSystemLoader(str(resources.files("roomhub") / "templates")),
         autoescape=select_autoescape(["html"]),
     )
+    zone = ZoneInfo(cfg.web.timezone)
+
+    def local_time(iso: str | None) -> str:
+        """Contract times are UTC; people read their own zone, day first."""
+        if not iso:
+            return ""
+        return parse_utc(iso).astimezone(zone).strftime("%H:%M:%S %d/%m/%Y")
+
+    templates.filters["local_time"] = local_time
 
     @app.get("/api/sites")
     def api_sites(conn: DB) -> list[dict[str, Any]]:
@@ -80,6 +90,7 @@ def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> Fas
             hub_name=cfg.name,
             sites=store.sites_overview(conn, names),
             counts=store.counts(conn),
+            timezone=cfg.web.timezone,
         )
 
     return app

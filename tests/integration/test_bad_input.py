@@ -110,11 +110,12 @@ def test_check_config_reports_broken_toml_and_missing_files(tmp_path):
 
 def test_hub_check_config_names_the_bad_key(tmp_path):
     bad = tmp_path / "hub.toml"
-    bad.write_text('hub_id = "Ngọc Hồi"\n[web]\nport = 0\n')
+    bad.write_text('hub_id = "Ngọc Hồi"\n[web]\nport = 0\ntimezone = "Mars/Olympus"\n')
     result = run_cli("roomhub.cli", "check-config", str(bad))
     assert result.returncode == 78
     assert "hub_id = 'Ngọc Hồi'" in result.stderr
     assert "web.port = 0" in result.stderr
+    assert "web.timezone = 'Mars/Olympus': expected an IANA time zone" in result.stderr
     assert "Traceback" not in result.stderr
 
 
