@@ -200,7 +200,10 @@ def remove_all(box: Outbox) -> tuple[Writes, int]:
 
 
 def deliver_cycle(box: Outbox, maker: ResultMaker, n: int) -> Writes:
-    """put, pending, remove one message at a time: the probe with its hub connected."""
+    """put, pending, remove one message at a time: the probe with its hub connected.
+
+    The caller leaves one row in the outbox first, so one message is always "in flight".
+    """
     builders = [maker.builder() for _ in range(n)]
     with measured(box.path) as w:
         for build in builders:
@@ -215,7 +218,9 @@ def wal_per_commit(folder: Path, maker: ResultMaker, k: int = 50) -> tuple[float
     box = Outbox(folder / "wal.sqlite", str(uuid.uuid4()))
     try:
         wal = box.path.with_name(box.path.name + "-wal")
-        page = sqlite3.connect(box.path).execute("PRAGMA page_size").fetchone()[0]
+        con = sqlite3.connect(box.path)
+        page = con.execute("PRAGMA page_size").fetchone()[0]
+        con.close()
         w0 = file_size(wal)
         for _ in range(k):
             box.put(TOPIC, maker.builder())

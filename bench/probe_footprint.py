@@ -47,6 +47,9 @@ HUB_FILTERS = ("roomprobe/v1/+/result/+", "roomprobe/v1/+/event")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 READY_MARK = " for site "  # ProbeService.run() logs "roomprobe X for site S, ..." once started
+SETTLE_S = 5.0  # the first line and audio tests run 2 s and 3 s after start-up
+# A normal day (config defaults): monitor every 60 s, line every 900 s, audio every 1800 s.
+MESSAGES_PER_DAY = 86400 / 60 + 86400 / 900 + 86400 / 1800
 SYSTEMD_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "INVOCATION_ID")
 
 RUNS: dict[str, dict[str, dict[str, Any]]] = {
@@ -100,6 +103,7 @@ class Sample:
     cpu_s: float
     write_bytes: int | None
     threads: int
+    wakeups: int  # voluntary context switches: how often the daemon slept and woke
 
 
 def sample(pid: int, started: float) -> Sample | None:
@@ -124,6 +128,7 @@ def sample(pid: int, started: float) -> Sample | None:
         cpu_s=(int(after_comm[11]) + int(after_comm[12])) / CLK_TCK,  # utime + stime
         write_bytes=write_bytes,
         threads=int(fields["Threads"]),
+        wakeups=int(fields["voluntary_ctxt_switches"]),
     )
 
 
@@ -131,10 +136,12 @@ def import_footprint() -> list[tuple[str, int]]:
     """RSS (kB) of a fresh interpreter after each group of the daemon's imports."""
     steps = [
         ("python alone", "pass"),
-        ("+ pydantic (roomprobe.config)", "import roomprobe.config"),
-        ("+ jsonschema (roomprobe.contract)", "import roomprobe.contract"),
-        ("+ paho-mqtt, sqlite3", "import paho.mqtt.client, sqlite3"),
-        ("+ the rest (roomprobe.service)", "import roomprobe.service"),
+        ("+ jsonschema, referencing", "import jsonschema, referencing"),
+        ("+ pydantic, the config models", "import roomprobe.config"),
+        ("+ paho-mqtt", "import paho.mqtt.client"),
+        ("+ sqlite3", "import sqlite3"),
+        ("+ ctypes, systemd-python", "import ctypes.util, systemd.daemon, systemd.journal"),
+        ("+ roomprobe.service and the rest", "import roomprobe.service"),
         (
             "+ schemas loaded, one event validated",
             "from roomprobe.contract import Stamp, validate\n"
@@ -145,7 +152,7 @@ def import_footprint() -> list[tuple[str, int]]:
             "message=text('event.started'), details={}))",
         ),
     ]
-    code = ["import re, sys, roomprobe", "def rss():"]
+    code = ["import re", "def rss():"]
     code += [
         "    t = open('/proc/self/status').read()",
         "    return int(re.search(r'VmRSS:\\s+(\\d+)', t).group(1))",
@@ -210,6 +217,7 @@ class Hub:
 class Run:
     name: str
     ready: Sample
+    settled: Sample  # the first sample SETTLE_S after start-up
     final: Sample
     samples: list[Sample]
     put: int  # last sequence number this boot: messages committed to the outbox
@@ -310,6 +318,7 @@ def run_daemon(
     run = Run(
         name=name,
         ready=ready,
+        settled=next((s for s in samples if s.t >= ready.t + SETTLE_S), samples[-1]),
         final=samples[-1],
         samples=samples,
         put=put,
@@ -318,7 +327,7 @@ def run_daemon(
         log_lines=len(daemon.lines),
         exit_code=code,
     )
-    steady = [s for s in samples if s.t >= ready.t + 5]
+    steady = [s for s in samples if s.t >= ready.t + SETTLE_S]
     if len(steady) >= 3:
         slope = statistics.linear_regression([s.t for s in steady], [s.rss_kb for s in steady])
         run.growth_kb_min = slope.slope * 60
@@ -346,8 +355,11 @@ def report(runs: list[Run], imports: list[tuple[str, int]], seconds: float) -> N
     def add(label: str, fmt: Any) -> None:
         rows.append((label, [fmt(r) for r in runs]))
 
-    def cpu_pct(r: Run) -> float:
-        return (r.final.cpu_s - r.ready.cpu_s) / (r.final.t - r.ready.t) * 100
+    def span(a: Sample, b: Sample) -> float:
+        return max(1e-9, b.t - a.t)
+
+    def cpu_pct(r: Run, a: Sample) -> float:
+        return (r.final.cpu_s - a.cpu_s) / span(a, r.final) * 100
 
     def wb(s: Sample) -> int:
         return s.write_bytes or 0
@@ -357,21 +369,22 @@ def report(runs: list[Run], imports: list[tuple[str, int]], seconds: float) -> N
     add("RSS after start-up", lambda r: mb(r.ready.rss_kb))
     add("RSS final", lambda r: mb(r.final.rss_kb))
     add("RSS peak (VmHWM)", lambda r: mb(r.final.hwm_kb))
-    add("RSS trend after 5 s", lambda r: f"{r.growth_kb_min:+.0f} kB/min")
+    add(f"RSS trend from {SETTLE_S:.0f} s on", lambda r: f"{r.growth_kb_min:+.0f} kB/min")
     add("threads", lambda r: str(r.final.threads))
-    add("sampled for", lambda r: f"{r.final.t - r.ready.t:.1f} s")
-    add("CPU after start-up, % of 1 core", lambda r: f"{cpu_pct(r):.2f} %")
-    add("CPU per day at that rate", lambda r: f"{cpu_pct(r) / 100 * 86400 / 60:.0f} min")
+    add("sampled after start-up", lambda r: f"{span(r.ready, r.final):.1f} s")
+    add("CPU after start-up, % of 1 core", lambda r: f"{cpu_pct(r, r.ready):.2f} %")
+    add(f"CPU from {SETTLE_S:.0f} s on, % of 1 core", lambda r: f"{cpu_pct(r, r.settled):.2f} %")
+    add(
+        f"wakeups/s from {SETTLE_S:.0f} s on",
+        lambda r: f"{(r.final.wakeups - r.settled.wakeups) / span(r.settled, r.final):.1f}",
+    )
     add("messages put / delivered / left", lambda r: f"{r.put} / {r.delivered} / {r.left}")
     add("write_bytes during start-up", lambda r: f"{wb(r.ready):,}")
     add("write_bytes after start-up", lambda r: f"{wb(r.final) - wb(r.ready):,}")
+    add("write_bytes per message", lambda r: f"{(wb(r.final) - wb(r.ready)) / max(1, r.put):,.0f}")
     add(
-        "write_bytes per message",
-        lambda r: f"{(wb(r.final) - wb(r.ready)) / max(1, r.put):,.0f}",
-    )
-    add(
-        "write_bytes per hour at that rate",
-        lambda r: f"{(wb(r.final) - wb(r.ready)) / (r.final.t - r.ready.t) * 3600 / 1e6:.1f} MB",
+        f"write_bytes/hour from {SETTLE_S:.0f} s on",
+        lambda r: f"{(wb(r.final) - wb(r.settled)) / span(r.settled, r.final) * 3.6e-3:.2f} MB",
     )
     add("log lines (journald on the Pi)", lambda r: str(r.log_lines))
     add("exit code after SIGTERM", lambda r: str(r.exit_code))
@@ -385,17 +398,25 @@ def report(runs: list[Run], imports: list[tuple[str, int]], seconds: float) -> N
         for note in r.notes:
             print(f"  [{r.name}] log: {note}")
 
-    if len(runs) == 2 and runs[0].put and runs[1].put:
-        a, b = runs
-        ca, cb = cpu_pct(a), cpu_pct(b)
-        rate_a = a.put / (a.final.t - a.ready.t)
-        rate_b = b.put / (b.final.t - b.ready.t)
-        extra = (cb - ca) / 100 / max(1e-9, rate_b - rate_a) * 1e3
-        print(f"\nratios {b.name}/{a.name}: messages {b.put / a.put:.0f}x, CPU {cb / ca:.1f}x, "
-              f"write_bytes {(wb(b.final) - wb(b.ready)) / max(1, wb(a.final) - wb(a.ready)):.0f}x,"
-              f" peak RSS {b.final.hwm_kb / a.final.hwm_kb:.2f}x")  # fmt: skip
-        print(f"marginal CPU per message ≈ {extra:.2f} ms ({rate_b:.1f} vs {rate_a:.2f} msg/s);"
-              f" idle floor ≈ {ca:.2f} % of a core")  # fmt: skip
+    by_name = {r.name: r for r in runs}
+    idle, busy = by_name.get("realistic"), by_name.get("busy")
+    if idle is not None and busy is not None and idle.put and busy.put:
+        ci, cb = cpu_pct(idle, idle.settled), cpu_pct(busy, busy.settled)
+        rate_i = 0.0  # no test is due in the realistic run from 5 s to 60 s
+        rate_b = busy.put / span(busy.ready, busy.final)
+        per_msg_cpu = (cb - ci) / 100 / (rate_b - rate_i) * 1e3
+        per_msg_wb = (wb(busy.final) - wb(busy.ready)) / busy.put
+        idle_wb_day = (wb(idle.final) - wb(idle.settled)) / span(idle.settled, idle.final) * 86400
+        day_wb = MESSAGES_PER_DAY * per_msg_wb + idle_wb_day
+        day_cpu = ci / 100 * 86400 + MESSAGES_PER_DAY * per_msg_cpu / 1e3
+        print(f"\nratios busy/realistic: CPU from {SETTLE_S:.0f} s on {cb / max(ci, 1e-9):.1f}x, "
+              f"peak RSS {busy.final.hwm_kb / idle.final.hwm_kb:.2f}x")  # fmt: skip
+        print(f"idle floor {ci:.2f} % of a core; each message adds ≈ {per_msg_cpu:.2f} ms CPU "
+              f"and {per_msg_wb:,.0f} B written")  # fmt: skip
+        print(
+            f"a normal day ({MESSAGES_PER_DAY:.0f} messages): ≈ {day_cpu / 60:.1f} min CPU, "
+            f"≈ {day_wb / 1e6:.0f} MB written (x365 ≈ {day_wb * 365 / 1e9:.0f} GB a year)"
+        )
 
 
 # -- main ---------------------------------------------------------------------------------------

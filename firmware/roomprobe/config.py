@@ -48,6 +48,8 @@ class MqttConfig(_Section):
             )
         return self
 
+    _host = field_validator("host")(lambda v: tomlconfig.check_host(v))
+
 
 class PathsConfig(_Section):
     state_dir: Path = Field(

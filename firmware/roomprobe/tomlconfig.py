@@ -26,6 +26,17 @@ class ConfigError(ValueError):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
+def check_host(value: str) -> str:
+    """A host name or address a socket can be asked to resolve (IDNA-encodable)."""
+    try:
+        value.encode("idna")
+    except UnicodeError:
+        raise ValueError("expected a host name such as hub.example.org or an IP address") from None
+    if any(c.isspace() for c in value):
+        raise ValueError("a host name cannot contain spaces")
+    return value
+
+
 def _key(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from roomprobe.tomlconfig import ConfigError
 from . import config
 
 EX_CONFIG = 78
+EX_CANTCREAT = 73  # sysexits.h: a file or folder the hub needs cannot be used
 
 
 def _load(path: str) -> config.HubConfig | None:
@@ -43,18 +45,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     if cfg is None:
         return EX_CONFIG
-    consumer = Consumer(cfg)
-    consumer.start()
     try:
-        logging.getLogger("roomhub").info("dashboard on http://%s:%d/", cfg.web.host, cfg.web.port)
-        uvicorn.run(
-            create_app(cfg, consumer.counts),
-            host=cfg.web.host,
-            port=cfg.web.port,
-            log_level="warning",
-        )
-    finally:
-        consumer.stop()
+        consumer = Consumer(cfg)  # opens the store and reads the password: fail here, clearly
+    except OSError as exc:
+        print(f"roomhub: cannot start: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    except sqlite3.Error as exc:
+        print(f"roomhub: cannot use the database {cfg.storage.path}: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    logging.getLogger("roomhub").info("dashboard on http://%s:%d/", cfg.web.host, cfg.web.port)
+    # The consumer starts and stops with the app (see web.create_app).
+    uvicorn.run(
+        create_app(cfg, consumer), host=cfg.web.host, port=cfg.web.port, log_level="warning"
+    )
     return 0
 
 

@@ -33,6 +33,8 @@ class MqttConfig(_Section):
         description="How long the broker keeps queueing for a hub that is down",
     )
 
+    _host = field_validator("host")(lambda v: tomlconfig.check_host(v))
+
 
 class StorageConfig(_Section):
     path: Path = Field(Path("/var/lib/roomhub/roomhub.sqlite"), description="SQLite database")

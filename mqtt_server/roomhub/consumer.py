@@ -8,14 +8,20 @@ duplicate by msg_id; killed before commit, it gets it again and stores it.
 
 Nothing a probe sends can crash this: a payload that is too large, not
 JSON, or breaks its schema is quarantined with the reason and acknowledged.
-Only a failure of the store itself leaves a message unacknowledged; the
-consumer then reconnects, and the broker delivers it again.
+Only a failure of the store itself (disk full, database locked) leaves a
+message unacknowledged: the consumer retries the commit for a while, then
+drops the connection (not ``disconnect()``, which would end paho's loop for
+good) so that paho reconnects and the broker delivers the message again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import sqlite3
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from roomprobe.contract import ContractError, decode, topics
 
@@ -31,6 +38,9 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+# Waits between attempts to commit while the store fails, before giving the message back.
+STORE_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)
+
 
 class Consumer:
     def __init__(self, cfg: HubConfig):
@@ -38,6 +48,7 @@ class Consumer:
         self.store = Store(cfg.storage.path)
         self.counts: Counter[str] = Counter()  # received, stored, duplicate, quarantined, gaps
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"roomhub-{cfg.hub_id}",
@@ -53,6 +64,7 @@ class Consumer:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     def start(self) -> None:
         """Connect in the background; paho's thread reconnects on its own."""
@@ -84,32 +96,76 @@ class Consumer:
             self.cfg.mqtt.port,
             "resumed" if flags.session_present else "new",
         )
-        client.subscribe([(t, 1) for t in topics.HUB_SUBSCRIPTIONS])
+        # Retained statuses only for a new subscription: a resumed session has them already.
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe([(t, options) for t in topics.HUB_SUBSCRIPTIONS])
         self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("broker refused the hub's subscriptions: %s", ", ".join(failed))
+            return
+        self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         log.warning("disconnected from the broker: %s", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
-        try:
-            self.handle(msg.topic, msg.payload)
-        except Exception:
-            # The store failed (disk full, locked ...): do not ack, reconnect, get it again.
-            log.exception(
-                "could not store a message from %s; it will be delivered again", msg.topic
-            )
-            self.counts["store_errors"] += 1
-            client.disconnect()
-            return
+        for delay in (*STORE_RETRY_DELAYS_S, None):
+            try:
+                self.handle(msg.topic, msg.payload)
+                break
+            except sqlite3.Error as exc:
+                self.counts["store_errors"] += 1
+                if delay is None:
+                    log.error(
+                        "cannot store a message from %s (%s); reconnecting so the broker "
+                        "delivers it again", msg.topic, exc,
+                    )  # fmt: skip
+                    self._drop_connection(client)
+                    return
+                log.warning("store failed (%s); retrying in %.1f s", exc, delay)
+                time.sleep(delay)
         if msg.qos > 0:
             client.ack(msg.mid, msg.qos)
+
+    @staticmethod
+    def _drop_connection(client: mqtt.Client) -> None:
+        """Make paho see a lost connection: it reconnects, unlike after disconnect()."""
+        sock = client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def state(self) -> dict[str, object]:
+        return {
+            "connected": self.connected.is_set(),
+            "subscribed": self.subscribed.is_set(),
+            **self.counts,
+        }
 
     # -- the logic, callable without a broker ------------------------------------------
 
     def handle(self, topic: str, raw: bytes) -> str:
-        """Store or quarantine one message; return what happened."""
+        """Store or quarantine one message; return what happened.
+
+        Raises only sqlite3.Error (the store failed; the message is not taken).
+        Any other failure is a bug in this code, and the message that found it is
+        quarantined with the error rather than blocking every message after it.
+        """
         self.counts["received"] += 1
+        try:
+            return self._handle(topic, raw)
+        except sqlite3.Error:
+            raise
+        except Exception as exc:
+            log.exception("unexpected error handling a message on %s", topic)
+            return self._quarantine(topic, raw, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _handle(self, topic: str, raw: bytes) -> str:
         limit = self.cfg.consumer.max_payload_bytes
         if len(raw) > limit:
             return self._quarantine(

@@ -137,7 +137,9 @@ class Store:
                 db.execute("ROLLBACK")
                 return Stored(duplicate=True, gap=None)
             online = payload["online"] if schema == "roomprobe.status" else None
-            status_json = json.dumps(payload, ensure_ascii=False) if online is not None else None
+            # The Last Will was built when the probe connected: its verdicts are stale.
+            # Going offline changes "online" only; the last verdicts the probe gave stay.
+            status_json = json.dumps(payload, ensure_ascii=False) if online else None
             db.execute(
                 "INSERT INTO sites (site, first_seen, last_seen, online, last_status) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(site) DO UPDATE SET "
@@ -197,6 +199,8 @@ def sites_overview(db: sqlite3.Connection, names: dict[str, str]) -> list[dict[s
                 "verdicts": status["verdicts"] if status else None,
                 "results": latest,
                 "missing": missing_count(db, site),
+                # The probe's own count of results not yet acknowledged by the broker.
+                "waiting_on_probe": status["outbox_pending"] if status else None,
             }
         )
     return out

@@ -8,7 +8,8 @@ never holds up the consumer's writes. Pages are rendered on the server
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from roomprobe.contract import parse_utc, topics
 
 from . import store
 from .config import HubConfig
+from .consumer import Consumer
 from .texts import LANGS, labels
 
 
@@ -36,9 +38,27 @@ def _db(request: Request) -> Iterator[sqlite3.Connection]:
 DB = Annotated[sqlite3.Connection, Depends(_db)]
 
 
-def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> FastAPI:
-    """The app; ``counters`` are the running consumer's (received, stored, ...)."""
-    app = FastAPI(title="roomhub", description="District hub of the meeting-room probes")
+def create_app(cfg: HubConfig, consumer: Consumer | None = None) -> FastAPI:
+    """The app; with a ``consumer``, the app starts and stops it with itself.
+
+    Tying the consumer to the app's lifespan means uvicorn's own SIGTERM and
+    Ctrl-C handling stops it cleanly (uvicorn re-raises the signal after its
+    shutdown, so code after ``uvicorn.run`` would never run).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if consumer is not None:
+            consumer.start()
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                consumer.stop()
+
+    app = FastAPI(
+        title="roomhub", description="District hub of the meeting-room probes", lifespan=lifespan
+    )
     app.state.cfg = cfg
     names = {s.id: s.name for s in cfg.sites}
     templates = Environment(
@@ -78,7 +98,11 @@ def create_app(cfg: HubConfig, counters: Mapping[str, int] | None = None) -> Fas
 
     @app.get("/api/health")
     def api_health(conn: DB) -> dict[str, Any]:
-        return {"hub_id": cfg.hub_id, **store.counts(conn), "consumer": dict(counters or {})}
+        return {
+            "hub_id": cfg.hub_id,
+            **store.counts(conn),
+            "consumer": consumer.state() if consumer is not None else None,
+        }
 
     @app.get("/", response_class=HTMLResponse)
     def board(conn: DB, lang: str = "vi") -> str:

@@ -34,7 +34,7 @@ def publish(rig: Rig, topic: str, payload: bytes) -> None:
 def test_malformed_and_oversized_messages_are_quarantined_with_their_reason(rig: Rig):
     rig.start_broker()
     hub = rig.hub()
-    wait_for(lambda: rig.hub_db.exists(), what="the hub's database")
+    wait_for(lambda: hub_subscribed(rig), what="the hub's subscriptions")
     wrong_seq = example("roomprobe.result.net")
     wrong_seq["seq"] = -1
     other_site = example("roomprobe.result.net")  # says dak-ang
@@ -78,6 +78,11 @@ def test_malformed_and_oversized_messages_are_quarantined_with_their_reason(rig:
     )
     assert health["consumer"]["duplicate"] == 1
     assert health["consumer"]["quarantined"] == len(bad)
+
+
+def hub_subscribed(rig: Rig) -> bool:
+    url = f"http://127.0.0.1:{rig.web_port}/api/health"
+    return bool(json.loads(urllib.request.urlopen(url).read())["consumer"]["subscribed"])
 
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:

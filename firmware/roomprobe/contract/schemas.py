@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -72,11 +73,20 @@ def _anchored_pattern(validator: Any, pattern: str, instance: Any, schema: Any) 
 
 
 _Validator = validators.extend(Draft202012Validator, {"pattern": _anchored_pattern})
+_FORMATS = FormatChecker(formats=())
+
+
+@_FORMATS.checks("date-time", raises=ValueError)
+def _real_date_time(value: object) -> bool:
+    """A pattern cannot see that 2026-02-30 does not exist; the calendar can."""
+    if isinstance(value, str):
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return True
 
 
 @cache
 def _validator(name: str) -> Any:
-    return _Validator(schema_document(name), registry=_registry())
+    return _Validator(schema_document(name), registry=_registry(), format_checker=_FORMATS)
 
 
 @cache
@@ -170,7 +180,14 @@ def decode(raw: bytes, expected_schema: str | None = None) -> dict[str, Any]:
         raise ContractError(
             f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    return validate(payload, expected_schema)
+    except RecursionError:
+        raise ContractError("payload is nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit limit
+        raise ContractError(f"payload cannot be read: {exc}") from None
+    try:
+        return validate(payload, expected_schema)
+    except RecursionError:
+        raise ContractError("payload is nested too deeply to check") from None
 
 
 def encode(payload: dict[str, Any]) -> bytes:
