@@ -11,16 +11,18 @@ import filecmp
 import logging
 import shutil
 import signal
+import sqlite3
 import sys
 import tomllib
 from pathlib import Path
 
-from . import __version__, config, supervisor
-from .outbox import Outbox
+from . import __version__, config, outbox, supervisor
 from .tomlconfig import ConfigError
 
 EX_USAGE = 2
 EX_CONFIG = 78  # sysexits.h; the unit's RestartPreventExitStatus matches it
+EX_CANTCREAT = 73  # a file or folder the probe needs cannot be used
+EX_TEMPFAIL = 75  # another daemon holds the state folder
 LAST_GOOD = "last-good.toml"
 
 log = logging.getLogger("roomprobe")
@@ -68,7 +70,7 @@ def load_for_run(path: Path) -> tuple[config.ProbeConfig, list[str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .service import ProbeService  # paho and the backends only when running
+    from .service import AlreadyRunning, ProbeService  # paho and backends only when running
 
     supervisor.setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
@@ -76,7 +78,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(exc)
         return EX_CONFIG
-    service = ProbeService(cfg, config_problems=problems)
+    except OSError as exc:  # the last good copy cannot be written
+        print(f"roomprobe: cannot keep a copy of the config: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    try:
+        service = ProbeService(cfg, config_problems=problems)
+    except AlreadyRunning as exc:
+        print(f"roomprobe: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except (OSError, sqlite3.Error) as exc:
+        print(f"roomprobe: cannot use the state folder {cfg.paths.state_dir}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return EX_CANTCREAT
 
     def stop(signum: int, frame: object) -> None:
         service.stop_event.set()
@@ -98,8 +111,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from . import host
-
     try:
         cfg = config.load(args.config)
     except ConfigError as exc:
@@ -109,14 +120,18 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"{path}: no outbox yet (the daemon has not run)")
         return 0
-    box = Outbox(path, host.boot_id())
     try:
-        print(f"outbox {path}")
-        print(f"  waiting to be sent: {box.count()}")
-        print(f"  refused by the broker: {box.rejected_count()}")
-        print(f"  last sequence number this boot: {box.last_seq()}")
-    finally:
-        box.close()
+        if args.requeue_rejected:
+            moved = outbox.requeue_rejected(path)
+            print(f"{moved} refused messages put back in the outbox")
+        counts = outbox.inspect(path)
+    except sqlite3.Error as exc:
+        print(f"roomprobe: cannot read the outbox {path}: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    print(f"outbox {path}")
+    print(f"  waiting to be sent: {counts['waiting']}")
+    print(f"  refused by the broker: {counts['rejected']}")
+    print(f"  last sequence number: {counts['last_seq']}")
     return 0
 
 
@@ -147,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("outbox", help="show how many results wait to be sent")
     with_config(p)
+    p.add_argument(
+        "--requeue-rejected",
+        action="store_true",
+        help="send again the messages the broker refused (after fixing the cause, e.g. the ACL)",
+    )
     p.set_defaults(func=cmd_outbox)
     return parser
 

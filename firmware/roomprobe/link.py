@@ -5,6 +5,10 @@ thread: callbacks then run on the daemon's thread, so the outbox needs no
 locks and cannot deadlock with paho's internal mutexes (paho calls
 ``on_publish`` while holding its outgoing-message lock).
 
+Connecting (DNS and TCP, which can hang on a bad commune line) happens on a
+worker thread, so the loop keeps pinging the watchdog and running tests while
+it waits; the loop takes the client over only once the socket is open.
+
 Paho keeps unacknowledged messages in memory only, so after a lost
 connection this module throws the client away and makes a new one: the
 outbox is then the single source of what still has to be sent, and paho
@@ -19,7 +23,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -61,15 +67,20 @@ class BrokerLink:
         self.connected = False
         self.connects = 0  # successful connections, for status and tests
         self.last_error = ""
+        self._connector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-connect")
+        self._pending: tuple[mqtt.Client, Future[Any]] | None = None
 
     # -- the loop -------------------------------------------------------------
 
     def step(self, timeout: float) -> None:
         """Do network work for up to ``timeout`` seconds; (re)connect when due."""
         now = time.monotonic()
+        if self._pending is not None:
+            self._finish_connect(timeout)
+            return
         if self._client is None:
             if now >= self._next_attempt:
-                self._connect()
+                self._start_connect()
             else:
                 time.sleep(min(timeout, self._next_attempt - now))
             return
@@ -92,6 +103,13 @@ class BrokerLink:
 
     def close(self, flush_s: float = 2.0) -> None:
         """Disconnect cleanly, giving queued packets up to ``flush_s`` to leave."""
+        if self._pending is not None:  # a connect still under way: let it finish, then drop it
+            pending, future = self._pending
+            self._pending = None
+            with contextlib.suppress(Exception):
+                future.result(timeout=CONNECT_TIMEOUT_S)
+            _close_socket(pending)
+        self._connector.shutdown(wait=False)
         client, self._client = self._client, None
         if client is None:
             return
@@ -108,9 +126,12 @@ class BrokerLink:
     def _password(self) -> str | None:
         if self.cfg.password_file is None:
             return None
-        return Path(self.cfg.password_file).read_text(encoding="utf-8").strip()
+        try:
+            return Path(self.cfg.password_file).read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            raise OSError(f"{self.cfg.password_file} is not UTF-8 text") from None
 
-    def _connect(self) -> None:
+    def _start_connect(self) -> None:
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -121,7 +142,7 @@ class BrokerLink:
             try:
                 client.username_pw_set(self.cfg.username, self._password())
             except OSError as exc:
-                self._schedule_retry(f"cannot read the password file: {exc.strerror}")
+                self._schedule_retry(f"cannot read the password file: {exc.strerror or exc}")
                 return
         topic, payload = self._will()
         client.will_set(topic, payload, qos=1, retain=True)
@@ -129,11 +150,24 @@ class BrokerLink:
         client.on_disconnect = self._handle_disconnect
         client.on_publish = self._handle_publish
         client.on_message = self._handle_message
+        future = self._connector.submit(
+            client.connect, self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=True
+        )
+        self._pending = (client, future)
+
+    def _finish_connect(self, timeout: float) -> None:
+        """Take over the client once its socket is open (or schedule a retry)."""
+        assert self._pending is not None
+        client, future = self._pending
         try:
-            client.connect(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=True)
-        except (OSError, ValueError) as exc:
+            future.result(timeout=timeout)
+        except TimeoutError:
+            return  # still resolving or connecting
+        except (OSError, ValueError) as exc:  # UnicodeError is a ValueError
+            self._pending = None
             self._schedule_retry(f"cannot reach {self.cfg.host}:{self.cfg.port}: {exc}")
             return
+        self._pending = None
         self._client = client
         self._connack_deadline = time.monotonic() + 2 * CONNECT_TIMEOUT_S
 
@@ -149,10 +183,7 @@ class BrokerLink:
         client, self._client = self._client, None
         was_connected, self.connected = self.connected, False
         if client is not None:
-            sock = client.socket()
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.close()
+            _close_socket(client)
         if was_connected:
             log.warning("broker: connection lost (%s)", why)
             self._on_lost()
@@ -178,8 +209,24 @@ class BrokerLink:
         if client is self._client:
             self._drop(f"disconnected: {reason_code}")
 
+    # paho re-raises exceptions from callbacks out of loop(); a bug or a full disk
+    # in the daemon's handlers must cost one message, not the daemon.
+
     def _handle_publish(self, client, userdata, mid: int, reason_code: ReasonCode, properties):
-        self._on_ack(mid, reason_code.value, str(reason_code))
+        try:
+            self._on_ack(mid, reason_code.value, str(reason_code))
+        except Exception:
+            log.exception("error settling the acknowledgement of message %d", mid)
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self._on_message(message.topic, message.payload)
+        try:
+            self._on_message(message.topic, message.payload)
+        except Exception:
+            log.exception("error handling a message on %s", message.topic)
+
+
+def _close_socket(client: mqtt.Client) -> None:
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()

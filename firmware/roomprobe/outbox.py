@@ -23,7 +23,7 @@ from .contract import encode, validate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id      INTEGER PRIMARY KEY,  -- not AUTOINCREMENT: it costs a page write per insert
     topic   TEXT    NOT NULL,
     payload BLOB    NOT NULL,
     created REAL    NOT NULL
@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS rejected (
 CREATE TABLE IF NOT EXISTS sequence (
     boot_id TEXT PRIMARY KEY,
     last    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 """
 
@@ -129,8 +133,52 @@ class Outbox:
             self._db.execute("ROLLBACK")
             raise
 
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        """A small fact that must survive a restart (e.g. meeting mode)."""
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_state(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO state (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
     def rejected_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+def inspect(path: Path | str) -> dict[str, int]:
+    """Counts of an outbox, read-only: safe beside a running daemon, writes nothing."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        waiting = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        rejected = db.execute("SELECT count(*) FROM rejected").fetchone()[0]
+        last = db.execute("SELECT coalesce(max(last), 0) FROM sequence").fetchone()[0]
+    finally:
+        db.close()
+    return {"waiting": waiting, "rejected": rejected, "last_seq": last}
+
+
+def requeue_rejected(path: Path | str) -> int:
+    """Put rows the broker refused back in the outbox (after the cause is fixed).
+
+    They go to the end of the queue, in the order they were first written; the
+    hub orders results by their own sequence numbers, not by arrival.
+    """
+    db = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        moved = db.execute(
+            "INSERT INTO outbox (topic, payload, created) "
+            "SELECT topic, payload, created FROM rejected ORDER BY id"
+        ).rowcount
+        db.execute("DELETE FROM rejected")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return moved

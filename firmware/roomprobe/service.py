@@ -12,16 +12,19 @@ heartbeat, so it goes straight to the link and never touches the SD card.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__, host, supervisor, verdicts
 from .config import ProbeConfig
-from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso
+from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
 from .link import BrokerLink
 from .outbox import Outbox
 from .simulated import SimulatedAudio, SimulatedLine
@@ -30,7 +33,17 @@ from .texts import text
 log = logging.getLogger(__name__)
 
 LOOP_STEP_S = 0.1
+LOCK_FILE = "roomprobe.lock"
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: accepted, but nobody will get it
+# PUBACK reasons that no retry can fix: not authorised, topic name invalid, payload
+# format invalid. Every other failure (quota exceeded, unspecified ...) is retried.
+REFUSED_FOR_GOOD = frozenset({0x87, 0x90, 0x99})
+
+
+class AlreadyRunning(RuntimeError):
+    """Another daemon holds this state folder (two would take turns on one MQTT session)."""
+
+
 OUTBOX_FILE = "outbox.sqlite"
 
 
@@ -43,10 +56,13 @@ class ProbeService:
         self.stop_event = threading.Event()
         self.started = time.monotonic()
         self.stamp = Stamp(cfg.site, host.boot_id(), host.clock_synced)
-        self.outbox = Outbox(Path(cfg.paths.state_dir) / OUTBOX_FILE, self.stamp.boot_id)
+        state_dir = Path(cfg.paths.state_dir)
+        self._lock = _lock_folder(state_dir)
+        self.outbox = Outbox(state_dir / OUTBOX_FILE, self.stamp.boot_id)
         self.line = SimulatedLine(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
         self.audio = SimulatedAudio(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
-        self.meeting_mode = False
+        # Survives restarts and power cuts: a reboot mid-meeting must not start a test tone.
+        self.meeting_mode = self.outbox.get_state("meeting_mode") == "on"
         self.rejected = 0
         self.current: dict[str, verdicts.Verdict] = {
             "network": verdicts.unknown("net"),
@@ -126,6 +142,7 @@ class ProbeService:
         self.link.close()
         log.info("stopped; %d messages wait in the outbox", self.outbox.count())
         self.outbox.close()
+        self._lock.close()
 
     # -- tests and verdicts -----------------------------------------------------------
 
@@ -192,6 +209,9 @@ class ProbeService:
     # -- status ---------------------------------------------------------------------------
 
     def _status(self, online: bool) -> dict[str, Any]:
+        return validate(self._status_payload(online))
+
+    def _status_payload(self, online: bool) -> dict[str, Any]:
         return self.stamp.envelope(
             "roomprobe.status", self.outbox.last_seq(),
             online=online,
@@ -233,17 +253,18 @@ class ProbeService:
         row_id = self._inflight.pop(mid, None)
         if row_id is None:
             return  # a status message: not from the outbox
-        if code == NO_MATCHING_SUBSCRIBERS:
-            if time.monotonic() >= self._hold_until:
-                log.warning("no subscriber for results (is the hub connected?); holding them")
-                self._hold_until = time.monotonic() + self._hold_s
-                self._hold_s = min(self._hold_s * 2, self.cfg.mqtt.reconnect_max_s)
-            return
-        if code < 0x80:
+        if code < 0x80 and code != NO_MATCHING_SUBSCRIBERS:
             self.outbox.remove(row_id)
             self._hold_s = self.cfg.mqtt.reconnect_min_s
+        elif code not in REFUSED_FOR_GOOD:
+            # Nobody subscribed, or a passing refusal (quota ...): keep it, pause, retry.
+            if time.monotonic() >= self._hold_until:
+                log.warning("broker did not take results (%s); holding them", reason)
+                self._hold_until = time.monotonic() + self._hold_s
+                self._hold_s = min(self._hold_s * 2, self.cfg.mqtt.reconnect_max_s)
         else:
-            # The broker refused it for good (e.g. not authorised): keep it aside, not lost.
+            # Refused for good (e.g. not authorised): keep it aside, not lost; after the
+            # cause is fixed, `roomprobe outbox --requeue-rejected` sends it again.
             self.outbox.reject(row_id, reason)
             self.rejected += 1
             log.error("broker refused outbox message %d: %s", row_id, reason)
@@ -266,6 +287,7 @@ class ProbeService:
         if on == self.meeting_mode:
             return
         self.meeting_mode = on
+        self.outbox.set_state("meeting_mode", "on" if on else "off")
         reason = "event.meeting_mode_on" if on else "event.meeting_mode_off"
         self._event("meeting_mode", reason, {"on": on, "source": source})
         self._publish_status()
@@ -273,19 +295,35 @@ class ProbeService:
     def _on_command(self, topic: str, raw: bytes) -> None:
         try:
             parsed = topics.parse(topic)
+        except topics.TopicError as exc:
+            log.warning("ignoring a message on %s: %s", topic, exc)
+            return
+        name = parsed.subname or "unknown"
+        try:
             cmd = decode(raw, "roomprobe.cmd")
-        except (topics.TopicError, ContractError) as exc:
-            log.warning("ignoring malformed command on %s: %s", topic, exc)
+        except ContractError as exc:
+            log.warning("refusing a malformed command on %s: %s", topic, exc)
+            request_id = _readable_msg_id(raw)
+            if request_id:  # without an id no reply could be tied to the request
+                self._reply(request_id, name, False, "bad_command", "cmd.bad_command",
+                            {"problem": str(exc)}, {})  # fmt: skip
             return
-        if cmd["site"] != self.cfg.site or parsed.subname != cmd["command"]:
-            log.warning("ignoring command %s: topic and payload disagree", cmd["msg_id"])
+        if cmd["site"] != self.cfg.site or name != cmd["command"]:
+            self._reply(cmd["msg_id"], name, False, "bad_command", "cmd.bad_command",
+                        {"problem": "the topic and the payload name different sites or commands"},
+                        {})  # fmt: skip
             return
-        ok, error, reason, values, result = self._execute(cmd)
+        self._reply(cmd["msg_id"], cmd["command"], *self._execute(cmd))
+
+    def _reply(
+        self, request_id: str, command: str, ok: bool, error: str | None, reason: str,
+        values: dict[str, Any], result: dict[str, Any],
+    ) -> None:  # fmt: skip
         self.outbox.put(
             topics.cmd_reply(self.cfg.site),
             lambda seq: self.stamp.envelope(
                 "roomprobe.cmd-reply", seq,
-                request_id=cmd["msg_id"], command=cmd["command"], ok=ok, error=error,
+                request_id=request_id, command=command[:64], ok=ok, error=error,
                 message=text(reason, **values), result=result,
             ),
         )  # fmt: skip
@@ -306,7 +344,11 @@ class ProbeService:
                 return True, None, "cmd.accepted", {}, {"meeting_mode": on}
             case "run-test":
                 wanted = args.get("tests", ["net", "audio"])
-                if not isinstance(wanted, list) or not set(wanted) <= {"net", "audio"}:
+                if (
+                    not isinstance(wanted, list)
+                    or not all(isinstance(t, str) for t in wanted)
+                    or not set(wanted) <= {"net", "audio"}
+                ):
                     problem = "tests: a list of net, audio"
                     return False, "bad_args", "cmd.bad_args", {"problem": problem}, {}
                 if not self.may_run_active_tests():
@@ -321,3 +363,31 @@ class ProbeService:
 
 def _from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _readable_msg_id(raw: bytes) -> str | None:
+    """The msg_id of a command too broken to validate, if one can be read at all."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("msg_id"), str):
+        return None
+    try:
+        return str(uuid.UUID(payload["msg_id"])) if len(payload["msg_id"]) == 36 else None
+    except ValueError:
+        return None
+
+
+def _lock_folder(folder: Path) -> TextIO:
+    """Hold an exclusive lock on the state folder for the daemon's lifetime."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 - held until shutdown
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(
+            f"another roomprobe is running with the state folder {folder}"
+        ) from None
+    return handle

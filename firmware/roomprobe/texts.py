@@ -93,6 +93,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cmd.test_done": ("Đã kiểm tra xong", "Test finished"),
     "cmd.expired": ("Lệnh đã quá hạn, không thực hiện", "The command expired and was not run"),
     "cmd.bad_args": ("Lệnh có tham số sai: {problem}", "The command has bad arguments: {problem}"),
+    "cmd.bad_command": (
+        "Lệnh sai định dạng, không thực hiện: {problem}",
+        "Malformed command, not run: {problem}",
+    ),
     "cmd.meeting_mode": (
         "Không kiểm tra: đang ở chế độ đang họp",
         "Not tested: meeting mode is on",

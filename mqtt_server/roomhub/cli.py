@@ -18,6 +18,7 @@ from roomprobe.tomlconfig import ConfigError
 
 from . import config
 
+EX_USAGE = 2
 EX_CONFIG = 78
 EX_CANTCREAT = 73  # sysexits.h: a file or folder the hub needs cannot be used
 
@@ -73,9 +74,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
+    import ipaddress
+
     from .broker import render_config
 
-    print(render_config(args.port, Path(args.data_dir), bind=args.bind), end="")
+    try:
+        loopback = ipaddress.ip_address(args.bind).is_loopback
+    except ValueError:
+        loopback = args.bind == "localhost"
+    if not loopback:
+        # Rule 4: each probe publishes only under its own site. Until TLS, accounts and
+        # the ACL are in this config, it must not listen beyond this machine.
+        print(
+            f"roomhub: refusing to bind {args.bind}: this broker config has no TLS, accounts "
+            "or ACL yet, so it may only listen on this machine (127.0.0.1)",
+            file=sys.stderr,
+        )
+        return EX_USAGE
+
+    print(render_config(args.port, Path(args.data_dir), bind=args.bind, user=args.user), end="")
     return 0
 
 
@@ -111,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bind", default="127.0.0.1", help="listener address (default 127.0.0.1)")
     p.add_argument(
         "--data-dir", default="/var/lib/mosquitto", help="persistence folder (default %(default)s)"
+    )
+    p.add_argument(
+        "--user",
+        default="mosquitto",
+        help="user mosquitto runs as; it must own the data folder (default %(default)s)",
     )
     p.set_defaults(func=cmd_broker_config)
 

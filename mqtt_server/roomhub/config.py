@@ -64,6 +64,12 @@ class ConsumerConfig(_Section):
         le=1048576,
         description="Larger payloads are quarantined (the broker's hard limit is 1 MiB)",
     )
+    store_retry_s: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="How long to retry a failing commit before the broker gets the message back",
+    )
 
 
 class SiteEntry(_Section):

@@ -38,8 +38,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-# Waits between attempts to commit while the store fails, before giving the message back.
-STORE_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)
+FIRST_STORE_RETRY_S = 0.2  # doubles after each failed commit
 
 
 class Consumer:
@@ -49,6 +48,7 @@ class Consumer:
         self.counts: Counter[str] = Counter()  # received, stored, duplicate, quarantined, gaps
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        self._dropping = False  # giving messages back: take none until reconnected
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"roomhub-{cfg.hub_id}",
@@ -99,6 +99,7 @@ class Consumer:
         # Retained statuses only for a new subscription: a resumed session has them already.
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
         client.subscribe([(t, options) for t in topics.HUB_SUBSCRIPTIONS])
+        self._dropping = False
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -114,21 +115,27 @@ class Consumer:
         log.warning("disconnected from the broker: %s", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
-        for delay in (*STORE_RETRY_DELAYS_S, None):
+        if self._dropping:
+            return  # read before the drop took effect: the broker will send it again
+        give_up = time.monotonic() + self.cfg.consumer.store_retry_s
+        delay = FIRST_STORE_RETRY_S
+        while True:
             try:
                 self.handle(msg.topic, msg.payload)
                 break
             except sqlite3.Error as exc:
                 self.counts["store_errors"] += 1
-                if delay is None:
+                if time.monotonic() + delay > give_up:
                     log.error(
                         "cannot store a message from %s (%s); reconnecting so the broker "
                         "delivers it again", msg.topic, exc,
                     )  # fmt: skip
+                    self._dropping = True
                     self._drop_connection(client)
                     return
                 log.warning("store failed (%s); retrying in %.1f s", exc, delay)
                 time.sleep(delay)
+                delay *= 2
         if msg.qos > 0:
             client.ack(msg.mid, msg.qos)
 

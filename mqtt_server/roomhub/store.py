@@ -72,7 +72,8 @@ def connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # ack means committed to disk
-    db.execute("PRAGMA busy_timeout=5000")
+    # The writer waits briefly: the consumer has its own retry with back-off around it.
+    db.execute(f"PRAGMA busy_timeout={5000 if readonly else 1000}")
     db.row_factory = sqlite3.Row
     return db
 

@@ -178,3 +178,13 @@ def test_every_subcommand_has_help(program: str):
         result = run_cli(*argv)
         assert result.returncode == 0, result.stderr
         assert "usage:" in result.stdout
+
+
+def test_broker_config_refuses_to_listen_beyond_this_machine_until_it_has_an_acl():
+    result = run_cli("roomhub.cli", "broker-config", "--bind", "0.0.0.0")
+    assert result.returncode == 2
+    assert "no TLS, accounts or ACL" in result.stderr
+    ok = run_cli("roomhub.cli", "broker-config", "--port", "1884")
+    assert ok.returncode == 0
+    assert "listener 1884 127.0.0.1" in ok.stdout
+    assert "persistence true" in ok.stdout and "user mosquitto" in ok.stdout

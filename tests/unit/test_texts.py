@@ -42,6 +42,7 @@ EXPECTED_FIELDS = {
     "system.outbox_rejected": {"value"},
     "event.config_rejected": {"problems"},
     "cmd.bad_args": {"problem"},
+    "cmd.bad_command": {"problem"},
 }
 
 

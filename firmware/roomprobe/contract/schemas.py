@@ -121,6 +121,16 @@ def _readable(errors: list[ValidationError], payload: dict[str, Any], name: str)
     unknown. Those lines are noise: report the keys that are unknown to every
     part of the schema instead.
     """
+    # One line per field: a bad time fails both its pattern and its format check.
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for error in errors:
+        where = tuple(str(p) for p in error.absolute_path)
+        if where and where in seen:
+            continue
+        seen.add(where)
+        unique.append(error)
+    errors = unique
     real = [e for e in errors if e.validator != "unevaluatedProperties"]
     if len(real) == len(errors) or not real:
         return [f"{_where(e.absolute_path)}: {e.message}" for e in errors]
