@@ -202,6 +202,11 @@ def sites_overview(db: sqlite3.Connection, names: dict[str, str]) -> list[dict[s
                 "missing": missing_count(db, site),
                 # The probe's own count of results not yet acknowledged by the broker.
                 "waiting_on_probe": status["outbox_pending"] if status else None,
+                # The last number the probe issued (as of its status) against the highest
+                # stored for that boot: a difference beyond waiting_on_probe is in flight
+                # or lost at the tail, where gaps cannot see it.
+                "last_seq_reported": status["seq"] if status else None,
+                "last_seq_stored": last_stored_seq(db, site, status["boot_id"]) if status else None,
             }
         )
     return out
@@ -221,6 +226,13 @@ def gaps(db: sqlite3.Connection, site: str | None = None) -> list[dict[str, Any]
         (site,) if site else (),
     )
     return [dict(r) for r in rows]
+
+
+def last_stored_seq(db: sqlite3.Connection, site: str, boot_id: str) -> int | None:
+    return db.execute(
+        f"SELECT max(seq) FROM messages WHERE site = ? AND boot_id = ? AND {DURABLE}",
+        (site, boot_id),
+    ).fetchone()[0]
 
 
 def missing_count(db: sqlite3.Connection, site: str) -> int:
