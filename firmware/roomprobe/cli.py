@@ -16,7 +16,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from . import __version__, config, outbox, supervisor
+from . import __version__, config, outbox, supervisor, tomlconfig
 from .tomlconfig import ConfigError
 
 EX_USAGE = 2
@@ -29,9 +29,7 @@ log = logging.getLogger("roomprobe")
 
 
 def _print_config_error(exc: ConfigError) -> None:
-    print(f"roomprobe: configuration {exc.path} is not valid:", file=sys.stderr)
-    for problem in exc.problems:
-        print(f"  - {problem}", file=sys.stderr)
+    print(tomlconfig.report(exc, "roomprobe"), file=sys.stderr)
 
 
 def _state_dir_hint(path: Path) -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from . import tomlconfig
 from .contract import topics
@@ -21,18 +21,10 @@ from .contract import topics
 DEFAULT_PATH = Path("/etc/roomprobe/roomprobe.toml")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = tomlconfig.Section
 
 
-class MqttConfig(_Section):
-    host: str = Field("localhost", min_length=1, description="The district broker's host name")
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = Field(None, description="Broker account; None for an open test broker")
-    password_file: Path | None = Field(
-        None, description="File holding the broker password (kept out of the config itself)"
-    )
-    keepalive_s: int = Field(30, ge=5, le=3600)
+class MqttConfig(tomlconfig.BrokerConnection):
     reconnect_min_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(120.0, gt=0, le=3600)
     inflight: int = Field(
@@ -47,8 +39,6 @@ class MqttConfig(_Section):
                 f"reconnect_min_s ({self.reconnect_min_s})"
             )
         return self
-
-    _host = field_validator("host")(lambda v: tomlconfig.check_host(v))
 
 
 class PathsConfig(_Section):

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,6 +35,33 @@ def check_host(value: str) -> str:
     if any(c.isspace() for c in value):
         raise ValueError("a host name cannot contain spaces")
     return value
+
+
+class Section(BaseModel):
+    """A config table: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrokerConnection(Section):
+    """How to reach the broker: the part probe and hub configs share."""
+
+    host: str = Field("localhost", min_length=1, description="The broker's host name")
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = Field(None, description="Broker account; None for an open test broker")
+    password_file: Path | None = Field(
+        None, description="File holding the broker password (kept out of the config itself)"
+    )
+    keepalive_s: int = Field(30, ge=5, le=3600)
+
+    _host = field_validator("host")(lambda v: check_host(v))
+
+
+def report(exc: ConfigError, program: str) -> str:
+    """The lines a command prints for a config it cannot use."""
+    lines = [f"{program}: configuration {exc.path} is not valid:"]
+    lines += [f"  - {problem}" for problem in exc.problems]
+    return "\n".join(lines)
 
 
 def _key(loc: tuple[Any, ...]) -> str:

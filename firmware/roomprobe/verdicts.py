@@ -64,46 +64,42 @@ def _severity(value: float, limit: float, margin_pct: float, higher_is_bad: bool
     return "degraded" if value >= limit * (1 - margin_pct / 100) else "fail"
 
 
-def net(metrics: dict[str, Any], t: Thresholds) -> Verdict:
-    """Verdict of one line test (throughput and quality)."""
-    m = t.degraded_margin_pct
+def _line(
+    check: str, metrics: dict[str, Any], t: Thresholds,
+    limits: list[tuple[float, float, bool, str]], ok_reason: str,
+) -> Verdict:  # fmt: skip
+    """Judge line figures: the room's LAN first (it spoils every figure behind it), then
+    each (value, limit, higher_is_bad, reason) as the ISP's."""
     found: list[Verdict] = []
     gw_loss = metrics.get("gateway_loss_pct")
     if gw_loss is not None and gw_loss > t.loss_pct:
-        sev = _severity(gw_loss, t.loss_pct, m, higher_is_bad=True)
-        found.append(make("net", sev, "net.lan_fault", "room-lan", value=gw_loss))
-    checks = [
-        ("download_mbps", t.download_mbps, False, "net.download_low"),
-        ("upload_mbps", t.upload_mbps, False, "net.upload_low"),
-        ("rtt_ms", t.rtt_ms, True, "net.latency_high"),
-        ("jitter_ms", t.jitter_ms, True, "net.jitter_high"),
-        ("loss_pct", t.loss_pct, True, "net.loss_high"),
-    ]
-    for key, limit, higher_is_bad, reason in checks:
-        value = metrics[key]
-        sev = _severity(value, limit, m, higher_is_bad)
+        sev = _severity(gw_loss, t.loss_pct, t.degraded_margin_pct, higher_is_bad=True)
+        found.append(make(check, sev, "net.lan_fault", "room-lan", value=gw_loss))
+    for value, limit, higher_is_bad, reason in limits:
+        sev = _severity(value, limit, t.degraded_margin_pct, higher_is_bad)
         if sev != "ok":
-            found.append(make("net", sev, reason, "isp", value=value, limit=limit))
-    return worst(found) if found else make("net", "ok", "net.ok")
+            found.append(make(check, sev, reason, "isp", value=value, limit=limit))
+    return worst(found) if found else make(check, "ok", ok_reason)
+
+
+def net(metrics: dict[str, Any], t: Thresholds) -> Verdict:
+    """Verdict of one line test (throughput and quality)."""
+    return _line("net", metrics, t, [
+        (metrics["download_mbps"], t.download_mbps, False, "net.download_low"),
+        (metrics["upload_mbps"], t.upload_mbps, False, "net.upload_low"),
+        (metrics["rtt_ms"], t.rtt_ms, True, "net.latency_high"),
+        (metrics["jitter_ms"], t.jitter_ms, True, "net.jitter_high"),
+        (metrics["loss_pct"], t.loss_pct, True, "net.loss_high"),
+    ], "net.ok")  # fmt: skip
 
 
 def monitor(metrics: dict[str, Any], t: Thresholds) -> Verdict:
     """Verdict of one window of the light continuous probes."""
-    m = t.degraded_margin_pct
-    found: list[Verdict] = []
-    gw_loss = metrics.get("gateway_loss_pct")
-    if gw_loss is not None and gw_loss > t.loss_pct:
-        sev = _severity(gw_loss, t.loss_pct, m, higher_is_bad=True)
-        found.append(make("monitor", sev, "net.lan_fault", "room-lan", value=gw_loss))
-    for value, limit, reason in (
-        (metrics["rtt_ms"]["p95"], t.rtt_ms, "net.latency_high"),
-        (metrics["jitter_ms"], t.jitter_ms, "net.jitter_high"),
-        (metrics["loss_pct"], t.loss_pct, "net.loss_high"),
-    ):
-        sev = _severity(value, limit, m, higher_is_bad=True)
-        if sev != "ok":
-            found.append(make("monitor", sev, reason, "isp", value=value, limit=limit))
-    return worst(found) if found else make("monitor", "ok", "monitor.ok")
+    return _line("monitor", metrics, t, [
+        (metrics["rtt_ms"]["p95"], t.rtt_ms, True, "net.latency_high"),
+        (metrics["jitter_ms"], t.jitter_ms, True, "net.jitter_high"),
+        (metrics["loss_pct"], t.loss_pct, True, "net.loss_high"),
+    ], "monitor.ok")  # fmt: skip
 
 
 def audio(metrics: dict[str, Any], t: Thresholds) -> Verdict:

@@ -13,7 +13,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from roomprobe import __version__
+from roomprobe import __version__, tomlconfig
 from roomprobe.tomlconfig import ConfigError
 
 from . import config
@@ -27,9 +27,7 @@ def _load(path: str) -> config.HubConfig | None:
     try:
         return config.load(path)
     except ConfigError as exc:
-        print(f"roomhub: configuration {exc.path} is not valid:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print(tomlconfig.report(exc, "roomhub"), file=sys.stderr)
         return None
 
 
@@ -137,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_broker_config)
 
     p = sub.add_parser(
-        "demo", help="run a broker, the hub and three simulated probes on this machine"
+        "demo", help="run a broker, the hub and four simulated probes on this machine"
     )
     p.add_argument("--workdir", default=".demo", help="where the demo keeps its files")
     p.add_argument("--port", type=int, default=8080, help="dashboard port (default 8080)")

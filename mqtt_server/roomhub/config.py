@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from roomprobe import tomlconfig
 from roomprobe.contract import topics
@@ -17,23 +17,15 @@ from roomprobe.contract import topics
 DEFAULT_PATH = Path("/etc/roomhub/roomhub.toml")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = tomlconfig.Section
 
 
-class MqttConfig(_Section):
-    host: str = Field("localhost", min_length=1)
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = None
-    password_file: Path | None = None
-    keepalive_s: int = Field(30, ge=5, le=3600)
+class MqttConfig(tomlconfig.BrokerConnection):
     session_expiry_s: int = Field(
         7 * 24 * 3600,
         ge=60,
         description="How long the broker keeps queueing for a hub that is down",
     )
-
-    _host = field_validator("host")(lambda v: tomlconfig.check_host(v))
 
 
 class StorageConfig(_Section):
