@@ -20,6 +20,7 @@ from . import __version__, config, outbox, supervisor, tomlconfig
 from .tomlconfig import ConfigError
 
 EX_USAGE = 2
+EX_USAGE = 2
 EX_CONFIG = 78  # sysexits.h; the unit's RestartPreventExitStatus matches it
 EX_CANTCREAT = 73  # a file or folder the probe needs cannot be used
 EX_TEMPFAIL = 75  # another daemon holds the state folder
@@ -133,6 +134,49 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_net_test(args: argparse.Namespace) -> int:
+    import json
+
+    from .line import linetest, multistream, speedtest_cli
+
+    url = args.server
+    if url is None:
+        try:
+            cfg = config.load(args.config)
+        except ConfigError as exc:
+            _print_config_error(exc)
+            return EX_CONFIG
+        url = cfg.net.server_url
+    if not url:
+        print("roomprobe: no server: give --server http://HUB:PORT/mini/ or set net.server_url",
+              file=sys.stderr)  # fmt: skip
+        return EX_USAGE
+    try:
+        metrics = linetest.full_test(url, with_speedtest_cli=not args.no_speedtest_cli)
+    except (multistream.LineTestError, speedtest_cli.SpeedtestError) as exc:
+        print(f"roomprobe: không đo được đường truyền / the line test failed: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False, indent=2))
+        return 0
+    ms = metrics["estimates"]["multistream"]
+    print(f"máy chủ / server: {metrics['server']}")
+    print(f"độ trễ / latency: {metrics['rtt_ms']:.1f} ms, jitter {metrics['jitter_ms']:.1f} ms, "
+          f"mất gói / loss {metrics['loss_pct']:.1f} %, MOS {metrics['mos']:.2f}")  # fmt: skip
+    for way, label in (("download", "tải xuống / download"), ("upload", "tải lên / upload")):
+        d = ms[way]
+        mean, secs, mb = d["mean_mbps"], d["duration_s"], d["bytes"] / 1e6
+        print(f"{label}: {d['steady_mbps']:.1f} Mbps (trung bình cả lần đo / whole-test mean "
+              f"{mean:.1f}, {secs:.1f} s, {mb:.1f} MB)")  # fmt: skip
+    if "speedtest_cli" in metrics["estimates"]:
+        st = metrics["estimates"]["speedtest_cli"]
+        print(f"speedtest-cli: {st['download_mbps']:.1f} / {st['upload_mbps']:.1f} Mbps, "
+              f"{(st['bytes_received'] + st['bytes_sent']) / 1e6:.1f} MB")  # fmt: skip
+    print(f"dữ liệu đã dùng / data used: {metrics['bytes_used'] / 1e6:.1f} MB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomprobe",
@@ -166,6 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="send again the messages the broker refused (after fixing the cause, e.g. the ACL)",
     )
     p.set_defaults(func=cmd_outbox)
+
+    net = sub.add_parser("net", help="line tests by hand").add_subparsers(
+        dest="net_command", required=True, metavar="COMMAND"
+    )
+    p = net.add_parser("test", help="run one full line test now and print the result")
+    with_config(p)
+    p.add_argument("--server", help="the hub's line-test endpoint, e.g. http://hub:8080/mini/")
+    p.add_argument("--json", action="store_true", help="print the result's metrics as JSON")
+    p.add_argument(
+        "--no-speedtest-cli", action="store_true", help="skip the speedtest-cli comparison run"
+    )
+    p.set_defaults(func=cmd_net_test)
     return parser
 
 

@@ -76,6 +76,9 @@ class NetConfig(_Section):
         "simulated", description="Where line results come from; the real line probe comes later"
     )
     interval_s: float = Field(900.0, ge=0.05, le=86400, description="Seconds between line tests")
+    server_url: str | None = Field(
+        None, description="The hub's line-test endpoint, e.g. http://hub.example.org:8080/mini/"
+    )
     monitor_interval_s: float = Field(
         60.0, ge=0.05, le=3600, description="Seconds per summary of the light continuous probes"
     )

@@ -59,9 +59,7 @@ class BrokerConnection(Section):
 
 def report(exc: ConfigError, program: str) -> str:
     """The lines a command prints for a config it cannot use."""
-    lines = [
-        f"{program}: tệp cấu hình {exc.path} có lỗi / configuration {exc.path} is not valid:"
-    ]
+    lines = [f"{program}: tệp cấu hình {exc.path} có lỗi / configuration {exc.path} is not valid:"]
     lines += [f"  - {problem}" for problem in exc.problems]
     return "\n".join(lines)
 

@@ -94,6 +94,15 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_line_endpoint(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .line_endpoint import create_standalone_app
+
+    uvicorn.run(create_standalone_app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -133,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="user mosquitto runs as; it must own the data folder (default %(default)s)",
     )
     p.set_defaults(func=cmd_broker_config)
+
+    p = sub.add_parser(
+        "line-endpoint",
+        help="serve only the line-test endpoint (/mini/) that probes measure against",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=8081, help="port (default %(default)s)")
+    p.set_defaults(func=cmd_line_endpoint)
 
     p = sub.add_parser(
         "demo", help="run a broker, the hub and four simulated probes on this machine"

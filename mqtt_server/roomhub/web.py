@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from roomprobe.contract import parse_utc, topics
 
-from . import store
+from . import line_endpoint, store
 from .config import HubConfig
 from .consumer import Consumer
 from .texts import LANGS, labels
@@ -60,6 +60,7 @@ def create_app(cfg: HubConfig, consumer: Consumer | None = None) -> FastAPI:
         title="roomhub", description="District hub of the meeting-room probes", lifespan=lifespan
     )
     app.state.cfg = cfg
+    app.include_router(line_endpoint.build_router())  # what the probes test their line against
     names = {s.id: s.name for s in cfg.sites}
     templates = Environment(
         loader=FileSystemLoader(str(resources.files("roomhub") / "templates")),

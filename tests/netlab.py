@@ -1,0 +1,93 @@
+"""A commune's line on one machine: two network namespaces joined by a veth pair.
+
+``probe`` is the room's side, ``hub`` the district's. Each side's egress is
+shaped with ``tc qdisc tbf`` (netem does not exist on these kernels), so the
+download is limited at the hub's end and the upload at the probe's end, as
+an ISP's line is. Addresses come from 198.18.0.0/15, the range RFC 2544
+reserves for network benchmarks: nothing real lives there.
+
+The goodput a TCP stream can reach through tbf at rate R is R x 1448/1514
+(tbf counts whole Ethernet frames): that ceiling is the truth to compare
+with (DESIGN.md), never R itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Sequence
+
+GOODPUT_FACTOR = 1448 / 1514
+_counter = itertools.count()
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+class NetLab:
+    """Two namespaces and a shaped link between them; ``close()`` removes everything."""
+
+    def __init__(self, rate_mbit: float | None):
+        n = next(_counter)
+        tag = f"rp{os.getpid() % 100000}x{n}"
+        self.probe_ns, self.hub_ns = f"{tag}p", f"{tag}h"
+        self._veth_probe, self._veth_hub = f"{tag}a", f"{tag}b"
+        subnet = (os.getpid() + n) % 250
+        self.probe_ip, self.hub_ip = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
+        self.rate_mbit = rate_mbit
+        self._up = False
+
+    @property
+    def goodput_mbps(self) -> float:
+        assert self.rate_mbit is not None
+        return self.rate_mbit * GOODPUT_FACTOR
+
+    def up(self) -> NetLab:
+        self._up = True
+        _run("ip", "netns", "add", self.probe_ns)
+        _run("ip", "netns", "add", self.hub_ns)
+        _run("ip", "link", "add", self._veth_probe, "netns", self.probe_ns,
+             "type", "veth", "peer", "name", self._veth_hub, "netns", self.hub_ns)  # fmt: skip
+        for ns, dev, ip in (
+            (self.probe_ns, self._veth_probe, self.probe_ip),
+            (self.hub_ns, self._veth_hub, self.hub_ip),
+        ):
+            _run("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", dev)
+            _run("ip", "-n", ns, "link", "set", dev, "up")
+            _run("ip", "-n", ns, "link", "set", "lo", "up")
+            if self.rate_mbit:
+                # burst: 10 ms of the rate (at least a few frames); queue: 100 ms.
+                burst = max(16_000, int(self.rate_mbit * 1e6 / 8 / 100))
+                _run("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+                     "rate", f"{self.rate_mbit}mbit", "burst", str(burst),
+                     "latency", "100ms")  # fmt: skip
+        return self
+
+    def close(self) -> None:
+        if not self._up:
+            return
+        for ns in (self.probe_ns, self.hub_ns):
+            # Deleting a namespace removes its veth end, and with it the pair.
+            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            for pid in pids.stdout.split():
+                subprocess.run(["kill", "-9", pid], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self._up = False
+
+    def popen(self, ns: str, argv: Sequence[str], **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kwargs)
+
+    def run(
+        self, ns: str, argv: Sequence[str], timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True,
+                              text=True, timeout=timeout)  # fmt: skip
+
+    def __enter__(self) -> NetLab:
+        return self.up()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
