@@ -76,11 +76,12 @@ class Proc:
 
 
 def probe_toml(
-    site: str, port: int, state_dir: Path, profile: str = "good", **sections: dict[str, Any]
-) -> str:
+    site: str, port: int, state_dir: Path, profile: str = "good", host: str = "127.0.0.1",
+    **sections: dict[str, Any],
+) -> str:  # fmt: skip
     """A probe config with fast intervals; ``sections`` override or add keys."""
     base: dict[str, dict[str, Any]] = {
-        "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "mqtt": {"host": host, "port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
         "paths": {"state_dir": str(state_dir)},
         "daemon": {"heartbeat_s": 1},
         "net": {"interval_s": 0.2, "monitor_interval_s": 0.5},
@@ -96,12 +97,12 @@ def probe_toml(
     return "\n".join(lines) + "\n"
 
 
-def hub_toml(port: int, db: Path, web_port: int, **consumer: Any) -> str:
+def hub_toml(port: int, db: Path, web_port: int, host: str = "127.0.0.1", **consumer: Any) -> str:
     text = (
         f'hub_id = "test-hub"\nname = "Hub thử nghiệm"\n'
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[mqtt]\nhost = "{host}"\nport = {port}\n'
         f'[storage]\npath = "{db}"\n'
-        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n'
+        f'[web]\nhost = "{host}"\nport = {web_port}\n'
         '[[sites]]\nid = "dak-ang"\nname = "Xã Đắk Ang"\n'
     )
     if consumer:
@@ -118,11 +119,17 @@ def _toml(value: Any) -> str:
 
 
 class Rig:
-    """A test's broker, hub and probes, all torn down at the end."""
+    """A test's broker, hub and probes, all torn down at the end.
 
-    def __init__(self, tmp: Path):
+    ``host`` is the address the broker and hub listen on; with ``probe_ns`` the
+    probes run in that network namespace (behind a shaped line, see netlab.py).
+    """
+
+    def __init__(self, tmp: Path, host: str = "127.0.0.1", probe_ns: str | None = None):
         self.tmp = tmp
-        self.broker = Broker(tmp / "broker")
+        self.host = host
+        self.probe_ns = probe_ns
+        self.broker = Broker(tmp / "broker", bind=host)
         self.procs: list[Proc] = []
         self.hub_db = tmp / "hub" / "roomhub.sqlite"
         self.web_port = free_port()
@@ -135,21 +142,27 @@ class Rig:
               env: dict[str, str] | None = None, **sections: dict[str, Any]) -> Proc:  # fmt: skip
         conf = self.tmp / f"probe-{site}.toml"
         state = self.tmp / "state" / site
-        conf.write_text(probe_toml(site, self.broker.port, state, profile, **sections), "utf-8")
+        conf.write_text(
+            probe_toml(site, self.broker.port, state, profile, self.host, **sections), "utf-8"
+        )
         argv = [sys.executable, "-m", "roomprobe.cli", "run", "--config", str(conf)]
+        if self.probe_ns:
+            argv = ["ip", "netns", "exec", self.probe_ns, *argv]
         proc = Proc(f"probe-{site}", argv, self.tmp / f"probe-{site}.log", env)
         self.procs.append(proc)
         return proc.start() if start else proc
 
     def hub(self, start: bool = True, **consumer: Any) -> Proc:
         conf = self.tmp / "hub.toml"
-        conf.write_text(hub_toml(self.broker.port, self.hub_db, self.web_port, **consumer), "utf-8")
+        conf.write_text(
+            hub_toml(self.broker.port, self.hub_db, self.web_port, self.host, **consumer), "utf-8"
+        )
         argv = [sys.executable, "-m", "roomhub.cli", "run", "--config", str(conf)]
         proc = Proc("hub", argv, self.tmp / "hub.log")
         self.procs.append(proc)
         if start:
             proc.start()
-            assert wait_for_port(self.web_port, timeout=30), proc.output()
+            assert wait_for_port(self.web_port, self.host, timeout=30), proc.output()
         return proc
 
     def hub_query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
@@ -161,6 +174,10 @@ class Rig:
             return db.execute(sql, args).fetchall()
         finally:
             db.close()
+
+    @property
+    def web(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
 
     def stored(self, site: str = "dak-ang") -> int:
         rows = self.hub_query(

@@ -27,12 +27,18 @@ def _run(*argv: str) -> None:
 
 
 class NetLab:
-    """Two namespaces and a shaped link between them; ``close()`` removes everything."""
+    """Two namespaces and a shaped link between them; ``close()`` removes everything.
 
-    def __init__(self, rate_mbit: float | None):
+    With ``hub_in_root`` the hub's side is this machine's own namespace (the
+    test process can then reach the hub's broker and web server directly) and
+    only the probe lives in a namespace of its own.
+    """
+
+    def __init__(self, rate_mbit: float | None, hub_in_root: bool = False):
         n = next(_counter)
         tag = f"rp{os.getpid() % 100000}x{n}"
-        self.probe_ns, self.hub_ns = f"{tag}p", f"{tag}h"
+        self.probe_ns = f"{tag}p"
+        self.hub_ns: str | None = None if hub_in_root else f"{tag}h"
         self._veth_probe, self._veth_hub = f"{tag}a", f"{tag}b"
         subnet = (os.getpid() + n) % 250
         self.probe_ip, self.hub_ip = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
@@ -47,20 +53,26 @@ class NetLab:
     def up(self) -> NetLab:
         self._up = True
         _run("ip", "netns", "add", self.probe_ns)
-        _run("ip", "netns", "add", self.hub_ns)
+        peer_ns = ["netns", self.hub_ns] if self.hub_ns else []
+        if self.hub_ns:
+            _run("ip", "netns", "add", self.hub_ns)
         _run("ip", "link", "add", self._veth_probe, "netns", self.probe_ns,
-             "type", "veth", "peer", "name", self._veth_hub, "netns", self.hub_ns)  # fmt: skip
+             "type", "veth", "peer", "name", self._veth_hub, *peer_ns)  # fmt: skip
         for ns, dev, ip in (
             (self.probe_ns, self._veth_probe, self.probe_ip),
             (self.hub_ns, self._veth_hub, self.hub_ip),
         ):
-            _run("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", dev)
-            _run("ip", "-n", ns, "link", "set", dev, "up")
-            _run("ip", "-n", ns, "link", "set", "lo", "up")
+            inside = ["ip", "netns", "exec", ns] if ns else []
+            _run(*inside, "ip", "addr", "add", f"{ip}/30", "dev", dev)
+            _run(*inside, "ip", "link", "set", dev, "up")
+            if ns:
+                _run(*inside, "ip", "link", "set", "lo", "up")
+            if ns == self.probe_ns:  # the hub's end is the room's way out, as a router is
+                _run(*inside, "ip", "route", "add", "default", "via", self.hub_ip)
             if self.rate_mbit:
                 # burst: 10 ms of the rate (at least a few frames); queue: 100 ms.
                 burst = max(16_000, int(self.rate_mbit * 1e6 / 8 / 100))
-                _run("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+                _run(*inside, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
                      "rate", f"{self.rate_mbit}mbit", "burst", str(burst),
                      "latency", "100ms")  # fmt: skip
         return self
@@ -69,8 +81,9 @@ class NetLab:
         if not self._up:
             return
         for ns in (self.probe_ns, self.hub_ns):
+            if ns is None:
+                continue
             # Deleting a namespace removes its veth end, and with it the pair.
-            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
             pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
             for pid in pids.stdout.split():
                 subprocess.run(["kill", "-9", pid], capture_output=True)

@@ -64,6 +64,9 @@ class Thresholds(_Section):
         le=100,
         description="A value this far past a limit is a fail; between the limit and it, degraded",
     )
+    probe_cpu_limit_pct: float = Field(
+        90.0, gt=0, description="The probe's CPU above this during a line test: the probe limits"
+    )
     audio_min_level_dbfs: float = Field(
         -40.0, le=0, description="Test signal returned below this level: too quiet"
     )
@@ -72,16 +75,52 @@ class Thresholds(_Section):
 
 
 class NetConfig(_Section):
-    backend: Literal["simulated"] = Field(
-        "simulated", description="Where line results come from; the real line probe comes later"
+    backend: Literal["simulated", "hub"] = Field(
+        "simulated",
+        description="Where line results come from: 'hub' measures the real line against the "
+        "hub's endpoint (server_url); 'simulated' makes them up (demo, tests)",
     )
-    interval_s: float = Field(900.0, ge=0.05, le=86400, description="Seconds between line tests")
     server_url: str | None = Field(
         None, description="The hub's line-test endpoint, e.g. http://hub.example.org:8080/mini/"
     )
+    interval_s: float = Field(
+        3600.0, ge=0.05, le=86400,
+        description="Mean seconds between heavy line tests (randomised: exponential, clamped to "
+        "half and twice this)",
+    )  # fmt: skip
+    streams: int = Field(4, ge=1, le=16, description="Parallel streams of the project's test")
+    speedtest_cli: Literal["off", "hub", "speedtest.net"] = Field(
+        "speedtest.net",
+        description="Where speedtest-cli's comparison run goes: speedtest.net servers (a real "
+        "line), the hub's endpoint, or off",
+    )
+    speedtest_server_id: int | None = Field(
+        None, description="A speedtest.net server id; None lets speedtest-cli pick the nearest"
+    )
+    speedtest_cli_interval_s: float = Field(
+        86400.0, ge=0, le=30 * 86400,
+        description="At most one speedtest-cli comparison per this many seconds (it costs about "
+        "twice the project's test)",
+    )  # fmt: skip
+    interface: str | None = Field(
+        None, description="The interface the line is on; None uses the default route's"
+    )
+    busy_threshold_kbps: float = Field(
+        1000.0, ge=0,
+        description="Traffic on the interface above this means people use the line: defer",
+    )  # fmt: skip
+    busy_retry_s: float = Field(120.0, ge=0.05, le=3600, description="Retry a deferred test after")
+    daily_budget_mb: float = Field(2000.0, ge=0, description="Heavy-test data per day (MB)")
+    monthly_budget_mb: float = Field(40000.0, ge=0, description="Heavy-test data per month (MB)")
     monitor_interval_s: float = Field(
         60.0, ge=0.05, le=3600, description="Seconds per summary of the light continuous probes"
     )
+
+    @model_validator(mode="after")
+    def _hub_needs_a_url(self) -> NetConfig:
+        if self.backend == "hub" and not self.server_url:
+            raise ValueError("backend 'hub' needs server_url (the hub's /mini/ endpoint)")
+        return self
 
 
 class AudioConfig(_Section):

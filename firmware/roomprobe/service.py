@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -25,6 +26,11 @@ from typing import Any, TextIO
 from . import __version__, host, supervisor, verdicts
 from .config import ProbeConfig
 from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
+from .line import pacing
+from .line.budget import DataBudget
+from .line.multistream import LineTestAborted, LineTestError
+from .line.speedtest_cli import SpeedtestError
+from .line.worker import Deferred, LineJob
 from .link import BrokerLink
 from .outbox import Outbox
 from .simulated import SimulatedAudio, SimulatedLine
@@ -69,6 +75,12 @@ class ProbeService:
             "audio": verdicts.unknown("audio"),
             "system": self._system_verdict(),
         }
+        self._line_job: LineJob | None = None
+        self._rng = random.Random()
+        self.budget = DataBudget(
+            self.outbox.get_state, self.outbox.set_state,
+            cfg.net.daily_budget_mb, cfg.net.monthly_budget_mb,
+        )  # fmt: skip
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._hold_until = 0.0  # no outbox sends before this (the hub's session is absent)
         self._hold_s = cfg.mqtt.reconnect_min_s
@@ -118,7 +130,9 @@ class ProbeService:
         """One pass of the loop; public so tests can drive the daemon step by step."""
         self.link.step(LOOP_STEP_S)
         now = time.monotonic()
-        for kind, due in self._due.items():
+        if self._line_job is not None and self._line_job.done():
+            self._finish_line_job()
+        for kind, due in list(self._due.items()):
             if now >= due:
                 self._run_test(kind, now)
         self._pump()
@@ -131,6 +145,8 @@ class ProbeService:
 
     def shutdown(self, ack_wait_s: float = 2.0) -> None:
         supervisor.notify("STOPPING=1")
+        if self._line_job is not None:
+            self._line_job.stop()
         # Give acknowledgements in flight a moment, so a restart resends less.
         deadline = time.monotonic() + ack_wait_s
         while self._inflight and self.link.connected and time.monotonic() < deadline:
@@ -165,6 +181,9 @@ class ProbeService:
             log.info("%s test skipped: meeting mode is on", kind)
             return
         started = time.time()
+        if kind == "net" and self.cfg.net.backend == "hub":
+            self._start_line_job()
+            return
         if kind == "net":
             metrics = self.line.line_test()
             verdict = verdicts.net(metrics, self.cfg.thresholds)
@@ -175,9 +194,72 @@ class ProbeService:
             self._set_verdict("audio", verdict)
         self._publish_result(kind, metrics, verdict, started)
 
+    # -- the real line test (backend "hub") ---------------------------------------------
+
+    def _start_line_job(self) -> None:
+        net = self.cfg.net
+        # Randomised, so a district's probes do not all measure the hub at once.
+        self._due["net"] = time.monotonic() + pacing.next_interval(net.interval_s, self._rng)
+        if self._line_job is not None:
+            return
+        usage = self.budget.usage()
+        expected_mb = self._expected_line_cost_mb()
+        if not usage.fits(expected_mb):
+            limit = usage.day_limit_mb if usage.day_used_mb + expected_mb > usage.day_limit_mb \
+                else usage.month_limit_mb  # fmt: skip
+            used = usage.day_used_mb if limit == usage.day_limit_mb else usage.month_used_mb
+            log.warning("line test skipped: data budget (%.0f of %.0f MB used)", used, limit)
+            self._event("test_skipped", "event.test_skipped_budget",
+                        {"test": "net", "reason": "budget", **usage.to_dict()},
+                        used=used, limit=limit)  # fmt: skip
+            return
+        last_st = float(self.outbox.get_state("speedtest-cli-last") or 0)
+        with_st = (
+            net.speedtest_cli != "off" and time.time() - last_st >= net.speedtest_cli_interval_s
+        )
+        self._line_job = LineJob(net, with_speedtest_cli=with_st)
+
+    def _expected_line_cost_mb(self) -> float:
+        """What the next heavy test will likely cost: the last one's bytes, else the worst case."""
+        last = self.outbox.get_state("line-test-last-bytes")
+        if last:
+            return int(last) / 1e6
+        t = self.cfg.thresholds  # at the required rate for the longest test, both ways
+        return (t.download_mbps + t.upload_mbps) / 8 * 10
+
+    def _finish_line_job(self) -> None:
+        job, self._line_job = self._line_job, None
+        assert job is not None
+        try:
+            outcome = job.result()
+        except LineTestAborted:
+            log.info("line test stopped: meeting mode came on")
+            self._due["net"] = time.monotonic() + self.cfg.net.busy_retry_s
+            return
+        except (LineTestError, SpeedtestError) as exc:
+            log.warning("line test failed: %s", exc)
+            self._set_verdict(
+                "network", verdicts.make("net", "unknown", "net.test_failed", problem=str(exc))
+            )
+            return
+        if isinstance(outcome, Deferred):
+            log.info("line test deferred: %s carries %.0f kbit/s", outcome.iface, outcome.kbps)
+            self._due["net"] = time.monotonic() + self.cfg.net.busy_retry_s
+            return
+        metrics = outcome
+        usage = self.budget.spend(metrics["bytes_used"])
+        self.outbox.set_state("line-test-last-bytes", str(metrics["bytes_used"]))
+        if "speedtest_cli" in metrics["estimates"]:
+            self.outbox.set_state("speedtest-cli-last", str(time.time()))
+        metrics["budget"] = usage.to_dict()
+        verdict = verdicts.net(metrics, self.cfg.thresholds)
+        self._set_verdict("network", verdict)
+        self._publish_result("net", metrics, verdict, job.started, simulated=False)
+
     def _publish_result(
-        self, kind: str, metrics: dict[str, Any], verdict: verdicts.Verdict, started: float
-    ) -> None:
+        self, kind: str, metrics: dict[str, Any], verdict: verdicts.Verdict, started: float,
+        simulated: bool = True,
+    ) -> None:  # fmt: skip
         self.outbox.put(
             topics.result(self.cfg.site, kind),
             lambda seq: self.stamp.envelope(
@@ -185,7 +267,7 @@ class ProbeService:
                 kind=kind,
                 started_at=utc_iso(_from_epoch(started)),
                 duration_s=round(max(0.0, time.time() - started), 3),
-                simulated=True,
+                simulated=simulated,
                 verdict=verdict.to_dict(),
                 metrics=metrics,
             ),
@@ -288,6 +370,8 @@ class ProbeService:
             return
         self.meeting_mode = on
         self.outbox.set_state("meeting_mode", "on" if on else "off")
+        if on and self._line_job is not None:
+            self._line_job.abort.set()  # rule 1: the line is the meeting's now
         reason = "event.meeting_mode_on" if on else "event.meeting_mode_off"
         self._event("meeting_mode", reason, {"on": on, "source": source})
         self._publish_status()

@@ -43,6 +43,22 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The commune's own network is faulty: {value:.1f}% loss to the router. "
         "Check the commune's own network",
     ),
+    "net.probe_interface_slow": (
+        "Cổng mạng của thiết bị kiểm tra chỉ đạt {value:.0f} Mbps, dưới {limit:.0f} Mbps cần đo. "
+        "Báo cán bộ CNTT",
+        "The probe's own network port runs at {value:.0f} Mbps, below the {limit:.0f} Mbps "
+        "it must measure. Tell IT staff",
+    ),
+    "net.probe_cpu_limited": (
+        "Thiết bị kiểm tra quá tải ({value:.0f}% CPU) khi đo, kết quả tốc độ có thể thấp hơn "
+        "thực tế. Báo cán bộ CNTT",
+        "The probe was overloaded ({value:.0f}% CPU) while measuring; the speed may read low. "
+        "Tell IT staff",
+    ),
+    "net.test_failed": (
+        "Không đo được đường truyền: {problem}",
+        "The line could not be tested: {problem}",
+    ),
     # monitor
     "monitor.ok": ("Đường truyền ổn định", "The line is stable"),
     "monitor.unknown": ("Chưa theo dõi đường truyền", "The line has not been watched yet"),
@@ -87,6 +103,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.config_rejected": (
         "Cấu hình có lỗi, đang dùng cấu hình cũ. Chi tiết (tiếng Anh) cho cán bộ CNTT: {problems}",
         "The configuration has errors, using the previous one: {problems}",
+    ),
+    "event.test_skipped_budget": (
+        "Bỏ qua lần đo đường truyền: đã dùng hết lưu lượng cho phép ({used:.0f} / {limit:.0f} MB)",
+        "Skipped the line test: its data budget is used up ({used:.0f} / {limit:.0f} MB)",
     ),
     # command replies
     "cmd.accepted": ("Đã nhận lệnh", "Command accepted"),

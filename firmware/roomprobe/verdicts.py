@@ -67,14 +67,16 @@ def _severity(value: float, limit: float, margin_pct: float, higher_is_bad: bool
 def _line(
     check: str, metrics: dict[str, Any], t: Thresholds,
     limits: list[tuple[float, float, bool, str]], ok_reason: str,
+    probe_limits: list[Verdict] = (),  # type: ignore[assignment]
 ) -> Verdict:  # fmt: skip
-    """Judge line figures: the room's LAN first (it spoils every figure behind it), then
-    each (value, limit, higher_is_bad, reason) as the ISP's."""
+    """Judge line figures: the room's LAN first (it spoils every figure behind it), then the
+    probe's own limits, then each (value, limit, higher_is_bad, reason) as the ISP's."""
     found: list[Verdict] = []
     gw_loss = metrics.get("gateway_loss_pct")
     if gw_loss is not None and gw_loss > t.loss_pct:
         sev = _severity(gw_loss, t.loss_pct, t.degraded_margin_pct, higher_is_bad=True)
         found.append(make(check, sev, "net.lan_fault", "room-lan", value=gw_loss))
+    found += probe_limits
     for value, limit, higher_is_bad, reason in limits:
         sev = _severity(value, limit, t.degraded_margin_pct, higher_is_bad)
         if sev != "ok":
@@ -82,15 +84,41 @@ def _line(
     return worst(found) if found else make(check, "ok", ok_reason)
 
 
+def _probe_limits(metrics: dict[str, Any], t: Thresholds) -> list[Verdict]:
+    """The probe itself may be why the throughput is short: its link, or its CPU."""
+    need = max(t.download_mbps, t.upload_mbps)
+    found = []
+    iface = metrics.get("interface_mbps")
+    if iface is not None and iface < need:
+        found.append(
+            make("net", "fail", "net.probe_interface_slow", "probe", value=iface, limit=need)
+        )
+    cpu = metrics.get("probe_cpu_pct")
+    if cpu is not None and cpu >= t.probe_cpu_limit_pct:
+        found.append(make("net", "degraded", "net.probe_cpu_limited", "probe", value=cpu))
+    return found
+
+
 def net(metrics: dict[str, Any], t: Thresholds) -> Verdict:
-    """Verdict of one line test (throughput and quality)."""
-    return _line("net", metrics, t, [
-        (metrics["download_mbps"], t.download_mbps, False, "net.download_low"),
-        (metrics["upload_mbps"], t.upload_mbps, False, "net.upload_low"),
+    """Verdict of one line test (throughput and quality).
+
+    When the throughput is short and the probe's own link or CPU explains it,
+    the probe must act and the ISP is not blamed for the throughput (latency,
+    jitter and loss are still the line's).
+    """
+    quality = [
         (metrics["rtt_ms"], t.rtt_ms, True, "net.latency_high"),
         (metrics["jitter_ms"], t.jitter_ms, True, "net.jitter_high"),
         (metrics["loss_pct"], t.loss_pct, True, "net.loss_high"),
-    ], "net.ok")  # fmt: skip
+    ]
+    throughput = [
+        (metrics["download_mbps"], t.download_mbps, False, "net.download_low"),
+        (metrics["upload_mbps"], t.upload_mbps, False, "net.upload_low"),
+    ]
+    short = any(value < limit for value, limit, _, _ in throughput)
+    probe = _probe_limits(metrics, t) if short else []
+    limits = quality if probe else throughput + quality
+    return _line("net", metrics, t, limits, "net.ok", probe)
 
 
 def monitor(metrics: dict[str, Any], t: Thresholds) -> Verdict:

@@ -69,8 +69,9 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> 
 class Broker:
     """A mosquitto process with the project's config in ``workdir``."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, bind: str = "127.0.0.1"):
         self.workdir = Path(workdir)
+        self.bind = bind
         self.port = port or free_port()
         self.data_dir = self.workdir / "data"
         self.conf = self.workdir / "mosquitto.conf"
@@ -79,7 +80,7 @@ class Broker:
 
     def start(self) -> Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(render_config(self.port, self.data_dir), encoding="utf-8")
+        self.conf.write_text(render_config(self.port, self.data_dir, self.bind), encoding="utf-8")
         log = open(self.log, "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.conf)],
@@ -90,7 +91,7 @@ class Broker:
             start_new_session=True,
         )
         log.close()
-        if not wait_for_port(self.port):
+        if not wait_for_port(self.port, self.bind):
             self.stop()
             raise BrokerError(f"mosquitto did not listen on {self.port}; see {self.log}")
         return self

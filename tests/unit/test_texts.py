@@ -27,6 +27,7 @@ DOCUMENTED_VALUES = {
     "limit": 50.0,
     "problems": "mqtt.port = 70000: Input should be less than or equal to 65535",
     "problem": "on: true|false",
+    "used": 1990.0,
 }
 # Codes whose callers pass values (verdicts.py, service.py), and what they pass.
 EXPECTED_FIELDS = {
@@ -43,6 +44,10 @@ EXPECTED_FIELDS = {
     "event.config_rejected": {"problems"},
     "cmd.bad_args": {"problem"},
     "cmd.bad_command": {"problem"},
+    "net.probe_interface_slow": {"value", "limit"},
+    "net.probe_cpu_limited": {"value"},
+    "net.test_failed": {"problem"},
+    "event.test_skipped_budget": {"used", "limit"},
 }
 
 

@@ -35,14 +35,17 @@ def interval_rates(series: list[tuple[float, int]]) -> list[tuple[float, float]]
 def warmup_end(rates: list[tuple[float, float]], min_s: float, start: float) -> int:
     """Index of the first interval after warm-up.
 
-    Warm-up lasts at least ``min_s`` and until one interval reaches 90 % of the
-    fastest interval seen so far (slow start has then ended).
+    An interval counts as steady when it *begins* at least ``min_s`` after the
+    start and reaches 90 % of the fastest interval of the whole series; "the
+    fastest so far" would not do, since every interval of a slow start is the
+    fastest so far.
     """
-    best = 0.0
+    peak = max((r for _, r in rates), default=0.0)
+    begins = start
     for i, (t, r) in enumerate(rates):
-        best = max(best, r)
-        if t - start >= min_s and r >= 0.9 * best:
+        if begins - start >= min_s and r >= 0.9 * peak:
             return i
+        begins = t
     return len(rates)
 
 

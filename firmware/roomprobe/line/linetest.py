@@ -8,6 +8,8 @@ the two can be compared on every run.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from .. import callquality
@@ -16,21 +18,39 @@ from .latency import http_latency
 
 
 def full_test(
-    url: str, with_speedtest_cli: bool = True, settings: multistream.Settings | None = None
+    url: str,
+    with_speedtest_cli: bool = True,
+    settings: multistream.Settings | None = None,
+    abort: threading.Event | None = None,
+    speedtest_server_id: int | None = None,
+    speedtest_via_hub: bool = True,
 ) -> dict[str, Any]:
+    """Latency, then download and upload, then (optionally) speedtest-cli.
+
+    ``abort`` stops the test within one sample (250 ms) and raises
+    LineTestAborted: a meeting must not share its line with a test.
+    """
     settings = settings or multistream.Settings()
+    cpu_before, wall_before = time.process_time(), time.monotonic()
     lat = http_latency(url)
     if lat.rtt_median_ms is None:
         raise multistream.LineTestError(f"no answer from {url}")
-    down = multistream.download(url, settings)
-    up = multistream.upload(url, settings)
+    down = multistream.download(url, settings, abort)
+    up = multistream.upload(url, settings, abort)
+    # How busy the probe's own CPU was while measuring: a Pi that cannot keep up
+    # makes a good line look slow, and then the probe must act, not the ISP.
+    cpu_pct = 100 * (time.process_time() - cpu_before) / max(time.monotonic() - wall_before, 1e-6)
     estimates: dict[str, Any] = {
         "multistream": {"streams": settings.streams, "download": down.to_dict(),
                         "upload": up.to_dict()},
     }  # fmt: skip
     used = down.bytes + up.bytes
     if with_speedtest_cli:
-        st = speedtest_cli.run(mini_url=url)
+        st = speedtest_cli.run(
+            mini_url=url if speedtest_via_hub else None,
+            server_id=speedtest_server_id,
+            abort=abort,
+        )
         estimates["speedtest_cli"] = st
         used += st["bytes_received"] + st["bytes_sent"]
     rtt, jitter = lat.rtt_median_ms, lat.jitter_ms or 0.0
@@ -46,5 +66,6 @@ def full_test(
         "method": "multistream",
         "gateway_rtt_ms": None,
         "gateway_loss_pct": None,
+        "probe_cpu_pct": round(cpu_pct, 1),
         "estimates": estimates,
     }

@@ -31,6 +31,10 @@ class LineTestError(RuntimeError):
     """The endpoint could not be reached or answered wrongly."""
 
 
+class LineTestAborted(LineTestError):
+    """Stopped on purpose (a meeting started): the partial figures mean nothing."""
+
+
 @dataclass(frozen=True)
 class Settings:
     streams: int = 4
@@ -79,6 +83,10 @@ class Endpoint:
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
 
 
+def _set(event: threading.Event | None) -> bool:
+    return event is not None and event.is_set()
+
+
 def _sample(
     read: Callable[[], tuple[float, int]], done: Callable[[], bool], cfg: Settings
 ) -> list[tuple[float, int]]:
@@ -99,7 +107,9 @@ def _sample(
                 return series
 
 
-def download(url: str, cfg: Settings = Settings()) -> Direction:
+def download(
+    url: str, cfg: Settings = Settings(), abort: threading.Event | None = None
+) -> Direction:
     endpoint = Endpoint(url, cfg.timeout_s)
     counts = [0] * cfg.streams
     stop = threading.Event()
@@ -129,18 +139,22 @@ def download(url: str, cfg: Settings = Settings()) -> Direction:
     for t in threads:
         t.start()
     try:
-        series = _sample(lambda: (time.monotonic(), sum(counts)), lambda: bool(errors), cfg)
+        series = _sample(
+            lambda: (time.monotonic(), sum(counts)), lambda: bool(errors) or _set(abort), cfg
+        )
     finally:
         stop.set()
         for t in threads:
             t.join(cfg.timeout_s)
+    if _set(abort):
+        raise LineTestAborted("download stopped: the room became busy")
     if errors and series[-1][1] == 0:
         raise LineTestError(errors[0])
     est = estimate(series, cfg.warmup_min_s, cfg.window, cfg.tolerance)
     return Direction.of(est, sum(counts))
 
 
-def upload(url: str, cfg: Settings = Settings()) -> Direction:
+def upload(url: str, cfg: Settings = Settings(), abort: threading.Event | None = None) -> Direction:
     endpoint = Endpoint(url, cfg.timeout_s)
     test = uuid.uuid4().hex
     sent = [0] * cfg.streams
@@ -179,7 +193,7 @@ def upload(url: str, cfg: Settings = Settings()) -> Direction:
         first = received()
         for t in threads:
             t.start()
-        series = _sample(received, lambda: bool(errors), cfg)
+        series = _sample(received, lambda: bool(errors) or _set(abort), cfg)
         series[0] = first
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise LineTestError(f"upload: cannot read the hub's count: {exc}") from None
@@ -188,6 +202,8 @@ def upload(url: str, cfg: Settings = Settings()) -> Direction:
         for t in threads:
             t.join(cfg.timeout_s)
         poller.close()
+    if _set(abort):
+        raise LineTestAborted("upload stopped: the room became busy")
     if errors and series[-1][1] == 0:
         raise LineTestError(errors[0])
     est = estimate(series, cfg.warmup_min_s, cfg.window, cfg.tolerance)

@@ -12,6 +12,7 @@ of running it beside the project's own estimate.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
@@ -48,22 +49,29 @@ class _MiniConfigSpeedtest(speedtest.Speedtest):
         return self.config
 
 
-def run(mini_url: str | None = None, server_id: int | None = None, timeout_s: float = 10):
+def run(
+    mini_url: str | None = None,
+    server_id: int | None = None,
+    timeout_s: float = 10,
+    abort: threading.Event | None = None,
+) -> dict[str, Any]:
     """One speedtest-cli run; against ``mini_url`` (the hub) or speedtest.net."""
     started = time.monotonic()
     try:
         if mini_url:
-            st: speedtest.Speedtest = _MiniConfigSpeedtest(timeout=timeout_s)
+            st: speedtest.Speedtest = _MiniConfigSpeedtest(timeout=timeout_s, shutdown_event=abort)
             st.set_mini_server(mini_url)
             st.get_best_server(st.servers)
         else:
-            st = speedtest.Speedtest(timeout=timeout_s)
+            st = speedtest.Speedtest(timeout=timeout_s, shutdown_event=abort)
             st.get_servers([server_id] if server_id else [])
             st.get_best_server()
         st.download()
         st.upload(pre_allocate=False)
     except (speedtest.SpeedtestException, OSError) as exc:
         raise SpeedtestError(f"speedtest-cli: {type(exc).__name__}: {exc}") from None
+    if abort is not None and abort.is_set():
+        raise SpeedtestError("speedtest-cli stopped: the room became busy")
     r = st.results
     server = r.server.get("url", "") if isinstance(r.server, dict) else str(r.server)
     return {
