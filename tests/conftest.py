@@ -97,12 +97,16 @@ def probe_toml(
     return "\n".join(lines) + "\n"
 
 
-def hub_toml(port: int, db: Path, web_port: int, host: str = "127.0.0.1", **consumer: Any) -> str:
+def hub_toml(
+    port: int, db: Path, web_port: int, host: str = "127.0.0.1", udp_port: int = 0,
+    **consumer: Any,
+) -> str:  # fmt: skip
     text = (
         f'hub_id = "test-hub"\nname = "Hub thử nghiệm"\n'
         f'[mqtt]\nhost = "{host}"\nport = {port}\n'
         f'[storage]\npath = "{db}"\n'
         f'[web]\nhost = "{host}"\nport = {web_port}\n'
+        f"[line]\nudp_echo_port = {udp_port}\n"
         '[[sites]]\nid = "dak-ang"\nname = "Xã Đắk Ang"\n'
     )
     if consumer:
@@ -133,6 +137,7 @@ class Rig:
         self.procs: list[Proc] = []
         self.hub_db = tmp / "hub" / "roomhub.sqlite"
         self.web_port = free_port()
+        self.udp_port = free_port()  # the hub's UDP echo (light probes)
 
     def start_broker(self) -> Broker:
         self.broker.start()
@@ -155,7 +160,10 @@ class Rig:
     def hub(self, start: bool = True, **consumer: Any) -> Proc:
         conf = self.tmp / "hub.toml"
         conf.write_text(
-            hub_toml(self.broker.port, self.hub_db, self.web_port, self.host, **consumer), "utf-8"
+            hub_toml(
+                self.broker.port, self.hub_db, self.web_port, self.host, self.udp_port, **consumer
+            ),
+            "utf-8",
         )
         argv = [sys.executable, "-m", "roomhub.cli", "run", "--config", str(conf)]
         proc = Proc("hub", argv, self.tmp / "hub.log")
@@ -199,3 +207,19 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         yield r
     finally:
         r.close()
+
+
+@pytest.fixture
+def line50(tmp_path: Path) -> Iterator[tuple[Any, Rig]]:
+    """A probe namespace behind a 50 Mbit tbf line; broker and hub on its far end."""
+    from netlab import NetLab
+
+    lab = NetLab(50, hub_in_root=True).up()
+    rig = Rig(tmp_path, host=lab.hub_ip, probe_ns=lab.probe_ns)
+    try:
+        rig.start_broker()
+        rig.hub()
+        yield lab, rig
+    finally:
+        rig.close()
+        lab.close()

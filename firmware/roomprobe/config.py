@@ -115,6 +115,19 @@ class NetConfig(_Section):
     monitor_interval_s: float = Field(
         60.0, ge=0.05, le=3600, description="Seconds per summary of the light continuous probes"
     )
+    probe_interval_s: float = Field(
+        1.0, ge=0.05, le=60, description="Seconds between light probes to each target"
+    )
+    hub_echo_port: int = Field(8082, ge=1, le=65535, description="The hub's UDP echo port")
+    gateway: str | None = Field(
+        None, description="The room's LAN gateway; None uses the default route's"
+    )
+    resolver: str | None = Field(
+        "1.1.1.1", description="A public resolver to probe (ICMP); None to skip"
+    )
+    dns_name: str | None = Field(
+        "www.google.com", description="A name to resolve for the DNS time; None to skip"
+    )
 
     @model_validator(mode="after")
     def _hub_needs_a_url(self) -> NetConfig:

@@ -22,12 +22,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from . import __version__, host, supervisor, verdicts
-from .config import ProbeConfig
+from .config import NetConfig, ProbeConfig
 from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
 from .line import pacing
 from .line.budget import DataBudget
+from .line.monitor import LightMonitor
 from .line.multistream import LineTestAborted, LineTestError
 from .line.speedtest_cli import SpeedtestError
 from .line.worker import Deferred, LineJob
@@ -76,6 +78,7 @@ class ProbeService:
             "system": self._system_verdict(),
         }
         self._line_job: LineJob | None = None
+        self.light = self._light_monitor(cfg.net)
         self._rng = random.Random()
         self.budget = DataBudget(
             self.outbox.get_state, self.outbox.set_state,
@@ -119,6 +122,8 @@ class ProbeService:
             problems = "; ".join(self.config_problems)
             self._event("config_rejected", "event.config_rejected", {"problems": problems},
                         problems=problems)  # fmt: skip
+        if self.light is not None:
+            self.light.start()
         supervisor.notify("READY=1")
         try:
             while not self.stop_event.is_set():
@@ -147,6 +152,8 @@ class ProbeService:
         supervisor.notify("STOPPING=1")
         if self._line_job is not None:
             self._line_job.stop()
+        if self.light is not None:
+            self.light.stop()
         # Give acknowledgements in flight a moment, so a restart resends less.
         deadline = time.monotonic() + ack_wait_s
         while self._inflight and self.link.connected and time.monotonic() < deadline:
@@ -171,9 +178,13 @@ class ProbeService:
             self._due[kind] = now + self.cfg.net.monitor_interval_s
             window = now - self._monitor_started
             self._monitor_started = now
-            metrics = self.line.monitor_window(window)
+            if self.light is not None:
+                metrics = self.light.summary(window)
+            else:
+                metrics = self.line.monitor_window(window)
             verdict = verdicts.monitor(metrics, self.cfg.thresholds)
-            self._publish_result("monitor", metrics, verdict, time.time() - window)
+            self._publish_result("monitor", metrics, verdict, time.time() - window,
+                                 simulated=self.light is None)  # fmt: skip
             return
         interval = self.cfg.net.interval_s if kind == "net" else self.cfg.audio.interval_s
         self._due[kind] = now + interval
@@ -217,7 +228,23 @@ class ProbeService:
         with_st = (
             net.speedtest_cli != "off" and time.time() - last_st >= net.speedtest_cli_interval_s
         )
+        if self.light is not None:
+            self.light.paused.set()
         self._line_job = LineJob(net, with_speedtest_cli=with_st)
+
+    @staticmethod
+    def _light_monitor(net: NetConfig) -> LightMonitor | None:
+        """The continuous light probes, for a real line (backend "hub")."""
+        if net.backend != "hub" or not net.server_url:
+            return None
+        hub_host = urlsplit(net.server_url).hostname
+        return LightMonitor(
+            hub=(hub_host, net.hub_echo_port) if hub_host else None,
+            gateway=net.gateway or pacing.default_gateway(),
+            resolver=net.resolver or None,
+            dns_name=net.dns_name or None,
+            interval_s=net.probe_interval_s,
+        )
 
     def _expected_line_cost_mb(self) -> float:
         """What the next heavy test will likely cost: the last one's bytes, else the worst case."""
@@ -230,6 +257,8 @@ class ProbeService:
     def _finish_line_job(self) -> None:
         job, self._line_job = self._line_job, None
         assert job is not None
+        if self.light is not None:
+            self.light.paused.clear()
         try:
             outcome = job.result()
         except LineTestAborted:

@@ -98,8 +98,14 @@ def cmd_line_endpoint(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .line_endpoint import create_standalone_app
+    from .udp_echo import UdpEcho
 
-    uvicorn.run(create_standalone_app(), host=args.host, port=args.port, log_level="warning")
+    echo = UdpEcho(args.host, args.udp_port).start() if args.udp_port else None
+    try:
+        uvicorn.run(create_standalone_app(), host=args.host, port=args.port, log_level="warning")
+    finally:
+        if echo is not None:
+            echo.stop()
     return 0
 
 
@@ -149,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8081, help="port (default %(default)s)")
+    p.add_argument(
+        "--udp-port", type=int, default=8082, help="UDP echo port, 0 for none (default %(default)s)"
+    )
     p.set_defaults(func=cmd_line_endpoint)
 
     p = sub.add_parser(

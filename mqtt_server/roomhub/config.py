@@ -49,6 +49,13 @@ class WebConfig(_Section):
         return value
 
 
+class LineConfig(_Section):
+    udp_echo_port: int = Field(
+        8082, ge=0, le=65535,
+        description="UDP echo for the probes' light probes, on the web host; 0 turns it off",
+    )  # fmt: skip
+
+
 class ConsumerConfig(_Section):
     max_payload_bytes: int = Field(
         65536,
@@ -80,6 +87,7 @@ class HubConfig(_Section):
     storage: StorageConfig = StorageConfig()
     web: WebConfig = WebConfig()
     consumer: ConsumerConfig = ConsumerConfig()
+    line: LineConfig = LineConfig()
     sites: list[SiteEntry] = Field(default_factory=list, description="Known sites and their names")
 
     _check_hub_id = field_validator("hub_id")(lambda v: topics.check_site_id(v))

@@ -24,6 +24,7 @@ from . import line_endpoint, store
 from .config import HubConfig
 from .consumer import Consumer
 from .texts import LANGS, labels
+from .udp_echo import UdpEcho
 
 
 def _db(request: Request) -> Iterator[sqlite3.Connection]:
@@ -48,11 +49,16 @@ def create_app(cfg: HubConfig, consumer: Consumer | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        echo = None
         if consumer is not None:
             consumer.start()
+            if cfg.line.udp_echo_port:
+                echo = UdpEcho(cfg.web.host, cfg.line.udp_echo_port).start()
         try:
             yield
         finally:
+            if echo is not None:
+                echo.stop()
             if consumer is not None:
                 consumer.stop()
 

@@ -10,41 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
 from paho.mqtt.client import MQTTv5
 
 from conftest import Rig, wait_for
-from netlab import NetLab
+from line_rig import hub_line
 from roomprobe.contract import Stamp, encode, topics
-
-
-@pytest.fixture
-def line50(tmp_path: Path) -> Iterator[tuple[NetLab, Rig]]:
-    lab = NetLab(50, hub_in_root=True).up()
-    rig = Rig(tmp_path, host=lab.hub_ip, probe_ns=lab.probe_ns)
-    try:
-        rig.start_broker()
-        rig.hub()
-        yield lab, rig
-    finally:
-        rig.close()
-        lab.close()
-
-
-def hub_line(rig: Rig, **net) -> dict:
-    return {
-        "backend": "hub",
-        "server_url": f"{rig.web}/mini/",
-        "interval_s": 3600,
-        "speedtest_cli": "hub",
-        "speedtest_cli_interval_s": 0,
-        "busy_retry_s": 1,
-        **net,
-    }
 
 
 def net_results(rig: Rig) -> list[dict]:

@@ -35,6 +35,20 @@ def default_interface(route_file: Path = Path("/proc/net/route")) -> str | None:
     return None
 
 
+def default_gateway(route_file: Path = Path("/proc/net/route")) -> str | None:
+    """The IPv4 default route's gateway address (the room's router)."""
+    try:
+        lines = route_file.read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "00000000" and fields[2] != "00000000":
+            raw = int(fields[2], 16)  # little-endian hex in /proc/net/route
+            return ".".join(str((raw >> shift) & 0xFF) for shift in (0, 8, 16, 24))
+    return None
+
+
 def interface_speed_mbps(iface: str, sys_net: Path = SYS_NET) -> float | None:
     """The link speed the kernel reports (None for virtual or Wi-Fi links that report none)."""
     try:
