@@ -7,10 +7,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 
-# Debian packages: the broker, and the C headers pyalsaaudio and systemd-python build against.
+# Debian packages: the broker, the C headers pyalsaaudio and systemd-python build against,
 need_pkgs=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
-for pkg in libasound2-dev libsystemd-dev pkg-config gcc python3-dev python3-venv; do
+# iptables and iperf3: the line tests drop packets in a namespace and compare with iperf3.
+for pkg in libasound2-dev libsystemd-dev pkg-config gcc python3-dev python3-venv iptables iperf3; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
