@@ -177,6 +177,61 @@ def cmd_net_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_net_watch(args: argparse.Namespace) -> int:
+    """The light probes live: one line per target every --every seconds, until Ctrl-C."""
+    import time
+    from urllib.parse import urlsplit
+
+    from .line import pacing
+    from .line.monitor import LightMonitor
+
+    try:
+        cfg = config.load(args.config)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EX_CONFIG
+    url = args.server or cfg.net.server_url
+    hub = urlsplit(url).hostname if url else None
+    monitor = LightMonitor(
+        hub=(hub, cfg.net.hub_echo_port) if hub else None,
+        gateway=cfg.net.gateway or pacing.default_gateway(),
+        resolver=cfg.net.resolver or None,
+        dns_name=cfg.net.dns_name or None,
+        interval_s=cfg.net.probe_interval_s,
+    )
+    if not monitor.targets:
+        print("roomprobe: không có gì để đo / nothing to probe: no gateway, hub or resolver",
+              file=sys.stderr)  # fmt: skip
+        return EX_USAGE
+    names = ", ".join(t.name for t in monitor.targets)
+    print(f"đang đo / probing: {names} (Ctrl-C để dừng / to stop)")
+    monitor.start()
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    try:
+        while not stop:
+            time.sleep(args.every)
+            window = monitor.summary(time.monotonic() - started)
+            started = time.monotonic()
+            for name, t in window["targets"].items():
+                rtt = t["rtt_ms"]["median"] if t["rtt_ms"] else None
+                rtt_text = f"{rtt:6.1f} ms" if rtt is not None else "   --    "
+                jitter = t["jitter_ms"] if t["jitter_ms"] is not None else 0.0
+                print(f"{name:9} RTT {rtt_text}  jitter {jitter:5.1f} ms  "
+                      f"mất gói / loss {t['loss_pct']:5.1f} %  ({t['sent']} gói / packets)",
+                      flush=True)  # fmt: skip
+    finally:
+        monitor.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomprobe",
@@ -222,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-speedtest-cli", action="store_true", help="skip the speedtest-cli comparison run"
     )
     p.set_defaults(func=cmd_net_test)
+
+    p = net.add_parser("watch", help="show the light probes (latency, jitter, loss) live")
+    with_config(p)
+    p.add_argument("--server", help="the hub's line-test endpoint (for its host)")
+    p.add_argument("--every", type=float, default=2.0, help="seconds per line (default 2)")
+    p.set_defaults(func=cmd_net_watch)
     return parser
 
 

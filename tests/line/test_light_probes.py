@@ -111,3 +111,27 @@ def test_light_probes_pause_while_the_probe_runs_its_own_heavy_test(line50):
         hub = w["metrics"]["targets"]["hub"]
         if hub["rtt_ms"] is not None:
             assert hub["rtt_ms"]["p95"] < 20, hub
+
+
+def test_net_watch_shows_each_target_live_and_stops_on_ctrl_c(line50):
+    import signal
+    import sys
+    import time
+
+    lab, rig = line50
+    conf = rig.tmp / "watch.toml"
+    conf.write_text(
+        'site = "dak-ang"\n[net]\n'
+        f'server_url = "{rig.web}/mini/"\nhub_echo_port = {rig.udp_port}\n'
+        'resolver = ""\ndns_name = ""\nprobe_interval_s = 0.2\n'
+    )
+    watch = lab.popen(lab.probe_ns, [sys.executable, "-m", "roomprobe.cli", "net", "watch",
+                                     "--config", str(conf), "--every", "1"],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(3.5)
+    watch.send_signal(signal.SIGINT)
+    out, err = watch.communicate(timeout=20)
+    assert watch.returncode == 0, err
+    assert "gateway" in out and "hub" in out
+    assert out.count("loss") >= 4  # a line per target per second
+    assert "Traceback" not in err
