@@ -58,6 +58,11 @@ class Thresholds(_Section):
     rtt_ms: float = Field(100.0, gt=0, description="Teams: round trip under 100 ms")
     jitter_ms: float = Field(30.0, gt=0, description="Teams: jitter under 30 ms")
     loss_pct: float = Field(1.0, ge=0, le=100, description="Teams: loss under 1 % in any 15 s")
+    mos_min: float = Field(
+        3.6, ge=1, le=4.5,
+        description="Call quality (MOS) below this is degraded; ITU-T G.107 puts 'some users "
+        "dissatisfied' at 3.6",
+    )  # fmt: skip
     degraded_margin_pct: float = Field(
         20.0,
         ge=0,

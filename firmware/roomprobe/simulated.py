@@ -89,6 +89,7 @@ class SimulatedLine:
         samples = sorted(self._draw("rtt", 1.0) for _ in range(20))
         return {
             "window_s": round(window_s, 3),
+            "mos": None,
             "rtt_ms": {"min": samples[0], "median": samples[10], "p95": samples[18]},
             "jitter_ms": self._draw("jitter"),
             "loss_pct": self._draw("loss", 0, 100),

@@ -37,6 +37,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Mất gói {value:.1f}%, vượt mức {limit:.1f}%. Liên hệ nhà mạng",
         "Packet loss {value:.1f}% is above {limit:.1f}%. Call the ISP",
     ),
+    "net.mos_low": (
+        "Chất lượng cuộc gọi video thấp: điểm MOS {value:.1f}, dưới {limit:.1f}. Liên hệ nhà mạng",
+        "Video call quality is low: MOS {value:.1f}, below {limit:.1f}. Call the ISP",
+    ),
     "net.lan_fault": (
         "Mạng nội bộ (LAN) của xã có lỗi: mất gói {value:.1f}% tới bộ định tuyến. "
         "Kiểm tra mạng nội bộ của xã",

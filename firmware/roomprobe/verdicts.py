@@ -111,6 +111,8 @@ def net(metrics: dict[str, Any], t: Thresholds) -> Verdict:
         (metrics["jitter_ms"], t.jitter_ms, True, "net.jitter_high"),
         (metrics["loss_pct"], t.loss_pct, True, "net.loss_high"),
     ]
+    if metrics.get("mos") is not None:
+        quality.append((metrics["mos"], t.mos_min, False, "net.mos_low"))
     throughput = [
         (metrics["download_mbps"], t.download_mbps, False, "net.download_low"),
         (metrics["upload_mbps"], t.upload_mbps, False, "net.upload_low"),
@@ -131,11 +133,14 @@ def monitor(metrics: dict[str, Any], t: Thresholds) -> Verdict:
     main = targets.get("hub") or targets.get("resolver") or {}
     loss = max(metrics["loss_pct"], main.get("worst_15s_loss_pct") or 0.0)
     jitter = max(metrics["jitter_ms"], main.get("worst_15s_jitter_ms") or 0.0)
-    return _line("monitor", metrics, t, [
+    limits = [
         (metrics["rtt_ms"]["p95"], t.rtt_ms, True, "net.latency_high"),
         (jitter, t.jitter_ms, True, "net.jitter_high"),
         (loss, t.loss_pct, True, "net.loss_high"),
-    ], "monitor.ok")  # fmt: skip
+    ]
+    if metrics.get("mos") is not None:
+        limits.append((metrics["mos"], t.mos_min, False, "net.mos_low"))
+    return _line("monitor", metrics, t, limits, "monitor.ok")
 
 
 def audio(metrics: dict[str, Any], t: Thresholds) -> Verdict:

@@ -239,3 +239,14 @@ def test_verdict_serialises() -> None:
     assert d["actor"] == "probe"
     assert d["reason"] == "net.probe_interface_slow"
     assert set(d["message"]) >= {"en"}
+
+
+def test_low_call_quality_is_the_isps_when_nothing_else_explains_it() -> None:
+    t = Thresholds()
+    metrics = {
+        "download_mbps": 90.0, "upload_mbps": 90.0, "rtt_ms": 95.0, "jitter_ms": 25.0,
+        "loss_pct": 0.9, "mos": 3.4,
+    }  # fmt: skip
+    v = verdicts.net(metrics, t)
+    assert (v.status, v.reason, v.actor) == ("degraded", "net.mos_low", "isp")
+    assert verdicts.net({**metrics, "mos": 4.0}, t).reason == "net.ok"

@@ -47,6 +47,7 @@ EXPECTED_FIELDS = {
     "net.probe_interface_slow": {"value", "limit"},
     "net.probe_cpu_limited": {"value"},
     "net.test_failed": {"problem"},
+    "net.mos_low": {"value", "limit"},
     "event.test_skipped_budget": {"used", "limit"},
 }
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import callquality
 from .latency import LatencySummary, rfc3550_jitter
 from .probes import UdpEchoProbe, dns_ms, icmp_rtt_ms
 
@@ -148,8 +149,13 @@ class LightMonitor:
         rtt = main.get("rtt_ms") or {"min": 0.0, "median": 0.0, "p95": 0.0}
         gateway = targets.get("gateway")
         answered_dns = [d for d in dns if d is not None]
+        mos = None
+        if main.get("rtt_ms"):
+            mos = round(callquality.mos(rtt["median"], main.get("jitter_ms") or 0.0,
+                                        main["loss_pct"]), 2)  # fmt: skip
         return {
             "window_s": round(window_s, 3),
+            "mos": mos,
             "rtt_ms": rtt,
             "jitter_ms": main.get("jitter_ms") or 0.0,
             "loss_pct": main.get("loss_pct", 100.0),
