@@ -50,6 +50,10 @@ class PathsConfig(_Section):
 
 class DaemonConfig(_Section):
     heartbeat_s: float = Field(60.0, ge=1, le=3600, description="How often status is re-sent")
+    meeting_guard_s: float = Field(
+        600.0, ge=0, le=7200,
+        description="No active test this long before a scheduled meeting starts or after it ends",
+    )  # fmt: skip
 
 
 class Thresholds(_Section):

@@ -34,6 +34,7 @@ from .line.multistream import LineTestAborted, LineTestError
 from .line.speedtest_cli import SpeedtestError
 from .line.worker import Deferred, LineJob
 from .link import BrokerLink
+from .meetings import Meeting, Schedule
 from .outbox import Outbox
 from .simulated import SimulatedAudio, SimulatedLine
 from .texts import text
@@ -71,6 +72,7 @@ class ProbeService:
         self.audio = SimulatedAudio(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
         # Survives restarts and power cuts: a reboot mid-meeting must not start a test tone.
         self.meeting_mode = self.outbox.get_state("meeting_mode") == "on"
+        self.schedule = Schedule.loads(cfg.site, self.outbox.get_state("schedule"))
         self.rejected = 0
         self.current: dict[str, verdicts.Verdict] = {
             "network": verdicts.unknown("net"),
@@ -102,7 +104,7 @@ class ProbeService:
             cfg.mqtt,
             client_id=f"roomprobe-{cfg.site}",
             will=lambda: (topics.status(cfg.site), encode(self._status(online=False))),
-            subscriptions=[topics.cmd_filter(cfg.site)],
+            subscriptions=[topics.cmd_filter(cfg.site), topics.SCHEDULE],
             on_message=self._on_command,
             on_connected=self._on_connected,
             on_lost=self._inflight.clear,
@@ -135,8 +137,11 @@ class ProbeService:
         """One pass of the loop; public so tests can drive the daemon step by step."""
         self.link.step(LOOP_STEP_S)
         now = time.monotonic()
-        if self._line_job is not None and self._line_job.done():
-            self._finish_line_job()
+        if self._line_job is not None:
+            if self._line_job.done():
+                self._finish_line_job()
+            elif not self._line_job.abort.is_set() and self.meeting_now() is not None:
+                self._line_job.abort.set()  # a scheduled meeting is starting: rule 1
         for kind, due in list(self._due.items()):
             if now >= due:
                 self._run_test(kind, now)
@@ -171,7 +176,11 @@ class ProbeService:
 
     def may_run_active_tests(self) -> bool:
         """Rule 1: no tone and no heavy bandwidth test while people meet."""
-        return not self.meeting_mode
+        return not self.meeting_mode and self.meeting_now() is None
+
+    def meeting_now(self) -> Meeting | None:
+        """The scheduled meeting on now (with the guard before and after), if any."""
+        return self.schedule.current(datetime.now(UTC), self.cfg.daemon.meeting_guard_s)
 
     def _run_test(self, kind: str, now: float) -> None:
         if kind == "monitor":
@@ -189,7 +198,9 @@ class ProbeService:
         interval = self.cfg.net.interval_s if kind == "net" else self.cfg.audio.interval_s
         self._due[kind] = now + interval
         if not self.may_run_active_tests():
-            log.info("%s test skipped: meeting mode is on", kind)
+            meeting = self.meeting_now()
+            why = f"meeting {meeting.id} is scheduled" if meeting else "meeting mode is on"
+            log.info("%s test skipped: %s", kind, why)
             return
         started = time.time()
         if kind == "net" and self.cfg.net.backend == "hub":
@@ -405,7 +416,20 @@ class ProbeService:
         self._event("meeting_mode", reason, {"on": on, "source": source})
         self._publish_status()
 
+    def _on_schedule(self, raw: bytes) -> None:
+        try:
+            payload = decode(raw, "roomprobe.schedule")
+        except ContractError as exc:
+            log.warning("ignoring a malformed schedule: %s", exc)
+            return
+        mine = self.schedule.accept(payload)
+        self.outbox.set_state("schedule", self.schedule.dumps(mine))  # known after a reboot
+        log.info("schedule: %d meetings for this room", len(mine))
+
     def _on_command(self, topic: str, raw: bytes) -> None:
+        if topic == topics.SCHEDULE:
+            self._on_schedule(raw)
+            return
         try:
             parsed = topics.parse(topic)
         except topics.TopicError as exc:

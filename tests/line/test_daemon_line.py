@@ -17,7 +17,7 @@ from paho.mqtt.client import MQTTv5
 
 from conftest import Rig, wait_for
 from line_rig import hub_line
-from roomprobe.contract import Stamp, encode, topics
+from roomprobe.contract import Stamp, encode, topics, utc_iso
 
 
 def net_results(rig: Rig) -> list[dict]:
@@ -104,3 +104,31 @@ def test_a_busy_line_defers_the_heavy_test(line50):
         traffic.kill()
         traffic.wait()
     wait_for(lambda: net_results(rig), timeout=120, what="the test once the line is quiet")
+
+
+def test_no_heavy_test_while_a_meeting_is_scheduled_and_the_schedule_survives_a_restart(line50):
+    from datetime import UTC, datetime, timedelta
+
+    _, rig = line50
+    now = datetime.now(UTC)
+    stamp = Stamp("test-hub", "00000000-0000-4000-8000-000000000002", lambda: True)
+    schedule = stamp.envelope("roomprobe.schedule", 1, meetings=[
+        {"id": "hop-khan", "title": "Họp khẩn / Urgent meeting",
+         "start": utc_iso(now - timedelta(minutes=5)), "end": utc_iso(now + timedelta(hours=1)),
+         "sites": ["dak-ang"]},
+        {"id": "other-room", "title": "Not ours", "start": utc_iso(now - timedelta(hours=1)),
+         "end": utc_iso(now + timedelta(hours=2)), "sites": ["bo-y"]},
+    ])  # fmt: skip
+    mqtt_publish.single(topics.SCHEDULE, encode(schedule), qos=1, retain=True,
+                        hostname=rig.host, port=rig.broker.port, protocol=MQTTv5)  # fmt: skip
+    probe = rig.probe(net=hub_line(rig, speedtest_cli="off", interval_s=1))
+    wait_for(lambda: "net test skipped: meeting hop-khan is scheduled" in probe.output(),
+             what="the heavy test held back by the schedule")  # fmt: skip
+    assert "1 meetings for this room" in probe.output()
+    assert net_results(rig) == []
+    # Without the broker, after a restart, the probe still knows the meeting.
+    rig.broker.stop()
+    probe.stop()
+    probe.start()
+    wait_for(lambda: probe.output().count("net test skipped: meeting hop-khan") >= 2,
+             what="the schedule remembered across a restart")  # fmt: skip

@@ -1,0 +1,69 @@
+"""The district's meeting schedule as this probe knows it.
+
+The hub publishes the schedule retained on ``roomprobe/v1/schedule``; the
+probe keeps the meetings that concern its site (an empty site list means
+every site) in its state database, so it still knows them after a reboot
+without the broker. Rule 1 asks: is a meeting on now? A meeting counts from
+``guard_s`` before its start to ``guard_s`` after its end, so a test never
+runs into people arriving early or staying late.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .contract import parse_utc
+
+
+@dataclass(frozen=True)
+class Meeting:
+    id: str
+    title: str
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> Meeting:
+        return cls(item["id"], item["title"], parse_utc(item["start"]), parse_utc(item["end"]))
+
+
+class Schedule:
+    def __init__(self, site: str, meetings: list[Meeting] | None = None):
+        self.site = site
+        self.meetings = meetings or []
+
+    def accept(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a validated schedule message; return the items that concern this site."""
+        mine = [m for m in payload["meetings"] if not m["sites"] or self.site in m["sites"]]
+        self.meetings = sorted((Meeting.of(m) for m in mine), key=lambda m: m.start)
+        return mine
+
+    def current(self, now: datetime, guard_s: float) -> Meeting | None:
+        guard = timedelta(seconds=guard_s)
+        for meeting in self.meetings:
+            if meeting.start - guard <= now <= meeting.end + guard:
+                return meeting
+        return None
+
+    def next(self, now: datetime) -> Meeting | None:
+        return next((m for m in self.meetings if m.end >= now), None)
+
+    # -- persistence (the state table holds the site's items as JSON) ---------------------
+
+    def dumps(self, items: list[dict[str, Any]]) -> str:
+        return json.dumps(items, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, site: str, text: str | None) -> Schedule:
+        schedule = cls(site)
+        if text:
+            try:
+                schedule.meetings = sorted(
+                    (Meeting.of(m) for m in json.loads(text)), key=lambda m: m.start
+                )
+            except (ValueError, KeyError, TypeError):
+                schedule.meetings = []  # a damaged copy: the hub's retained one comes again
+        return schedule

@@ -1,0 +1,55 @@
+"""The probe's view of the schedule: which meetings are its own, and whether one is on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from roomprobe.meetings import Schedule
+
+T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+
+
+def item(mid: str, start: datetime, hours: float, sites: list[str]) -> dict:
+    def iso(d: datetime) -> str:
+        return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return {"id": mid, "title": mid, "start": iso(start), "end": iso(start + timedelta(hours=hours)),
+            "sites": sites}  # fmt: skip
+
+
+PAYLOAD = {
+    "meetings": [
+        item("later", T0 + timedelta(days=1), 2, []),
+        item("ours", T0, 2, ["dak-ang", "bo-y"]),
+        item("theirs", T0 - timedelta(hours=1), 5, ["bo-y"]),
+    ]
+}
+
+
+def test_only_this_sites_meetings_are_kept_in_time_order():
+    s = Schedule("dak-ang")
+    mine = s.accept(PAYLOAD)
+    assert [m["id"] for m in mine] == ["later", "ours"]  # an empty site list means everyone
+    assert [m.id for m in s.meetings] == ["ours", "later"]
+
+
+def test_a_meeting_is_on_from_the_guard_before_to_the_guard_after():
+    s = Schedule("dak-ang")
+    s.accept(PAYLOAD)
+    guard = 600
+    assert s.current(T0 - timedelta(seconds=601), guard) is None
+    assert s.current(T0 - timedelta(seconds=599), guard).id == "ours"
+    assert s.current(T0 + timedelta(hours=2, seconds=599), guard).id == "ours"
+    assert s.current(T0 + timedelta(hours=2, seconds=601), guard) is None
+    assert s.next(T0 + timedelta(hours=3)).id == "later"
+    assert s.next(T0 + timedelta(days=2)) is None
+
+
+def test_the_stored_copy_round_trips_and_a_damaged_one_is_ignored():
+    s = Schedule("dak-ang")
+    text = s.dumps(s.accept(PAYLOAD))
+    again = Schedule.loads("dak-ang", text)
+    assert [m.id for m in again.meetings] == ["ours", "later"]
+    assert Schedule.loads("dak-ang", "{not json").meetings == []
+    assert Schedule.loads("dak-ang", '[{"id": "x"}]').meetings == []
+    assert Schedule.loads("dak-ang", None).meetings == []
