@@ -13,8 +13,8 @@ def item(mid: str, start: datetime, hours: float, sites: list[str]) -> dict:
     def iso(d: datetime) -> str:
         return d.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    return {"id": mid, "title": mid, "start": iso(start), "end": iso(start + timedelta(hours=hours)),
-            "sites": sites}  # fmt: skip
+    end = start + timedelta(hours=hours)
+    return {"id": mid, "title": mid, "start": iso(start), "end": iso(end), "sites": sites}
 
 
 PAYLOAD = {
