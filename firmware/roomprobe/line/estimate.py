@@ -3,8 +3,15 @@
 speedtest-cli divides all bytes by all the time, so connection set-up and
 TCP slow start pull its figure down, more on a long, fast line. Here the
 counts are sampled every ~250 ms; the warm-up (slow start) is cut off, and
-the estimate is the rate over the rest. Sampling also tells when the rate has
-settled, so a test can stop early and spend fewer bytes.
+the estimate is the rate over the rest. Sampling also tells when the
+estimate has settled, so a test can stop early and spend fewer bytes.
+
+A single 250 ms sample is a poor guide on a real line: a lost segment stalls
+delivery until it is retransmitted, then everything held back arrives at
+once. So the warm-up ends where a whole second of samples reaches 90 % of
+the *median* rate after the minimum warm-up (never at one spike), and the
+test is settled when the running estimate itself, not the raw samples, has
+stopped moving.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import itertools
 import statistics
 from dataclasses import dataclass
+
+SMOOTH = 4  # samples per second at the default 250 ms
 
 
 @dataclass(frozen=True)
@@ -21,7 +30,7 @@ class Estimate:
     warmup_s: float
     duration_s: float
     bytes: int
-    stable: bool  # the last samples agreed within the tolerance
+    stable: bool  # the running estimate stopped moving (within the tolerance)
 
 
 def interval_rates(series: list[tuple[float, int]]) -> list[tuple[float, float]]:
@@ -33,29 +42,51 @@ def interval_rates(series: list[tuple[float, int]]) -> list[tuple[float, float]]
 
 
 def warmup_end(rates: list[tuple[float, float]], min_s: float, start: float) -> int:
-    """Index of the first interval after warm-up.
+    """Index of the first interval after warm-up, or ``len(rates)`` if it never ends.
 
-    An interval counts as steady when it *begins* at least ``min_s`` after the
-    start and reaches 90 % of the fastest interval of the whole series; "the
-    fastest so far" would not do, since every interval of a slow start is the
-    fastest so far.
+    The interval must begin at least ``min_s`` after ``start``, and the mean of
+    it and the next ones (a second's worth) must be within 10 % of the median
+    rate of all intervals that begin after ``min_s``.
     """
-    peak = max((r for _, r in rates), default=0.0)
-    begins = start
-    for i, (t, r) in enumerate(rates):
-        if begins - start >= min_s and r >= 0.9 * peak:
+    if not rates:
+        return 0
+    begins = [start] + [t for t, _ in rates[:-1]]
+    later = [r for b, (_, r) in zip(begins, rates, strict=True) if b - start >= min_s]
+    if not later:
+        return len(rates)
+    reference = statistics.median(later)
+    if reference <= 0:
+        return len(rates)
+    for i, b in enumerate(begins):
+        if b - start < min_s:
+            continue
+        ahead = statistics.fmean(r for _, r in rates[i : i + SMOOTH])
+        # Not where a burst of held-back data is about to be released either: those
+        # bytes crossed the line before the cut and would be counted after it.
+        if 0.9 * reference <= ahead <= 1.1 * reference:
             return i
-        begins = t
     return len(rates)
 
 
-def is_stable(rates: list[tuple[float, float]], window: int, tolerance: float) -> bool:
-    """The last ``window`` intervals vary by at most ``tolerance`` (coefficient of variation)."""
-    if len(rates) < window:
+def steady_rate(series: list[tuple[float, int]], cut: int, end: int | None = None) -> float:
+    """Mbps from sample ``cut`` to sample ``end`` (the last by default)."""
+    end = len(series) - 1 if end is None else end
+    (t0, b0), (t1, b1) = series[cut], series[end]
+    return (b1 - b0) * 8 / (t1 - t0) / 1e6 if t1 > t0 else 0.0
+
+
+def is_stable(series: list[tuple[float, int]], cut: int, window: int, tolerance: float) -> bool:
+    """The running estimate over the last ``window`` samples varies by at most ``tolerance``.
+
+    The estimate at each of them is the rate from the cut to that sample; the
+    first of them must already lie a second (``SMOOTH`` samples) past the cut.
+    """
+    last = len(series) - 1
+    if last - cut < window + SMOOTH - 1:
         return False
-    tail = [r for _, r in rates[-window:]]
-    mean = statistics.fmean(tail)
-    return mean > 0 and statistics.pstdev(tail) / mean <= tolerance
+    trail = [steady_rate(series, cut, k) for k in range(last - window + 1, last + 1)]
+    mean = statistics.fmean(trail)
+    return mean > 0 and (max(trail) - min(trail)) / mean <= tolerance
 
 
 def estimate(
@@ -66,21 +97,16 @@ def estimate(
     if len(series) < 2:
         return Estimate(0.0, 0.0, 0.0, 0.0, series[-1][1] if series else 0, False)
     start, total_t, total_b = series[0][0], series[-1][0], series[-1][1]
-    rates = interval_rates(series)
-    cut = warmup_end(rates, warmup_min_s, start)
     duration = total_t - start
     mean = (total_b - series[0][1]) * 8 / duration / 1e6 if duration > 0 else 0.0
-    if cut >= len(rates):  # never left warm-up: the mean is all there is
+    cut = warmup_end(interval_rates(series), warmup_min_s, start)
+    if cut >= len(series) - 1:  # never left warm-up: the mean is all there is
         return Estimate(mean, mean, duration, duration, total_b, False)
-    # series index of the interval's start is the rates index (rates[i] spans series[i..i+1])
-    t_w, b_w = series[cut]
-    steady = (total_b - b_w) * 8 / (total_t - t_w) / 1e6 if total_t > t_w else mean
-    post = rates[cut:]
     return Estimate(
-        steady_mbps=steady,
+        steady_mbps=steady_rate(series, cut),
         mean_mbps=mean,
-        warmup_s=t_w - start,
+        warmup_s=series[cut][0] - start,
         duration_s=duration,
         bytes=total_b,
-        stable=is_stable(post, window, tolerance),
+        stable=is_stable(series, cut, window, tolerance),
     )

@@ -43,7 +43,7 @@ class Settings:
     sample_s: float = 0.25
     warmup_min_s: float = 1.0
     window: int = 8
-    tolerance: float = 0.03
+    tolerance: float = 0.03  # the running estimate's spread over the last 2 s
     timeout_s: float = 5.0
 
 
@@ -116,7 +116,6 @@ def download(
     errors: list[str] = []
 
     def run(i: int) -> None:
-        buf = bytearray(CHUNK)
         conn = endpoint.connect()
         try:
             while not stop.is_set():
@@ -125,7 +124,9 @@ def download(
                 if resp.status != 200:
                     raise LineTestError(f"stream answered HTTP {resp.status}")
                 while not stop.is_set():
-                    n = resp.readinto(buf)
+                    # read1: count bytes as they arrive; readinto() would wait for a
+                    # full buffer and count in 64 KB steps (22 % of a 10 Mbit sample).
+                    n = len(resp.read1(CHUNK))
                     if not n:
                         break
                     counts[i] += n
