@@ -153,3 +153,11 @@ def test_summary_does_not_modify_its_input() -> None:
     rtts = [30.0, None, 10.0, 20.0]
     LatencySummary.of(rtts)
     assert rtts == [30.0, None, 10.0, 20.0]
+
+
+def test_dns_time_of_a_name_the_system_resolves_and_of_a_bad_one() -> None:
+    from roomprobe.line.probes import dns_ms
+
+    took = dns_ms("localhost")  # /etc/hosts: the system's resolver answers without a network
+    assert took is not None and 0 <= took < 5000
+    assert dns_ms("no such name with spaces") is None
