@@ -33,6 +33,15 @@ def _print_config_error(exc: ConfigError) -> None:
     print(tomlconfig.report(exc, "roomprobe"), file=sys.stderr)
 
 
+def _load_or_report(path: str | Path) -> config.ProbeConfig | None:
+    """The config, or None after printing every problem."""
+    try:
+        return config.load(path)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return None
+
+
 def _state_dir_hint(path: Path) -> Path:
     """Where the last good config may be, read from a config too broken to load."""
     try:
@@ -100,20 +109,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    try:
-        cfg = config.load(args.file)
-    except ConfigError as exc:
-        _print_config_error(exc)
+    cfg = _load_or_report(args.file)
+    if cfg is None:
         return EX_CONFIG
     print(f"{args.file}: OK (site {cfg.site}, broker {cfg.mqtt.host}:{cfg.mqtt.port})")
     return 0
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    try:
-        cfg = config.load(args.config)
-    except ConfigError as exc:
-        _print_config_error(exc)
+    cfg = _load_or_report(args.config)
+    if cfg is None:
         return EX_CONFIG
     path = Path(cfg.paths.state_dir) / "outbox.sqlite"
     if not path.exists():
@@ -141,10 +146,8 @@ def cmd_net_test(args: argparse.Namespace) -> int:
 
     url = args.server
     if url is None:
-        try:
-            cfg = config.load(args.config)
-        except ConfigError as exc:
-            _print_config_error(exc)
+        cfg = _load_or_report(args.config)
+        if cfg is None:
             return EX_CONFIG
         url = cfg.net.server_url
     if not url:
@@ -180,25 +183,13 @@ def cmd_net_test(args: argparse.Namespace) -> int:
 def cmd_net_watch(args: argparse.Namespace) -> int:
     """The light probes live: one line per target every --every seconds, until Ctrl-C."""
     import time
-    from urllib.parse import urlsplit
 
-    from .line import pacing
-    from .line.monitor import LightMonitor
+    from .line.monitor import from_config
 
-    try:
-        cfg = config.load(args.config)
-    except ConfigError as exc:
-        _print_config_error(exc)
+    cfg = _load_or_report(args.config)
+    if cfg is None:
         return EX_CONFIG
-    url = args.server or cfg.net.server_url
-    hub = urlsplit(url).hostname if url else None
-    monitor = LightMonitor(
-        hub=(hub, cfg.net.hub_echo_port) if hub else None,
-        gateway=cfg.net.gateway or pacing.default_gateway(),
-        resolver=cfg.net.resolver or None,
-        dns_name=cfg.net.dns_name or None,
-        interval_s=cfg.net.probe_interval_s,
-    )
+    monitor = from_config(cfg.net, args.server)
     if not monitor.targets:
         print("roomprobe: không có gì để đo / nothing to probe: no gateway, hub or resolver",
               file=sys.stderr)  # fmt: skip

@@ -22,12 +22,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from . import __version__, host, supervisor, verdicts
 from .config import NetConfig, ProbeConfig
 from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
-from .line import pacing
+from .line import monitor, pacing
 from .line.budget import DataBudget
 from .line.monitor import LightMonitor
 from .line.multistream import LineTestAborted, LineTestError
@@ -248,14 +247,7 @@ class ProbeService:
         """The continuous light probes, for a real line (backend "hub")."""
         if net.backend != "hub" or not net.server_url:
             return None
-        hub_host = urlsplit(net.server_url).hostname
-        return LightMonitor(
-            hub=(hub_host, net.hub_echo_port) if hub_host else None,
-            gateway=net.gateway or pacing.default_gateway(),
-            resolver=net.resolver or None,
-            dns_name=net.dns_name or None,
-            interval_s=net.probe_interval_s,
-        )
+        return monitor.from_config(net)
 
     def _expected_line_cost_mb(self) -> float:
         """What the next heavy test will likely cost: the last one's bytes, else the worst case."""

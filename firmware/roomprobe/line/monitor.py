@@ -17,8 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import callquality
+from ..config import NetConfig
+from . import pacing
 from .latency import LatencySummary, rfc3550_jitter
 from .probes import UdpEchoProbe, dns_ms, icmp_rtt_ms
 
@@ -168,3 +171,16 @@ class LightMonitor:
             "gateway_loss_pct": gateway["loss_pct"] if gateway else None,
             "targets": targets,
         }
+
+
+def from_config(net: NetConfig, server_url: str | None = None) -> LightMonitor:
+    """The light probes a probe's [net] config asks for (``server_url`` overrides its own)."""
+    url = server_url or net.server_url
+    hub = urlsplit(url).hostname if url else None
+    return LightMonitor(
+        hub=(hub, net.hub_echo_port) if hub else None,
+        gateway=net.gateway or pacing.default_gateway(),
+        resolver=net.resolver or None,
+        dns_name=net.dns_name or None,
+        interval_s=net.probe_interval_s,
+    )

@@ -22,8 +22,8 @@ def next_interval(mean_s: float, rng: random.Random) -> float:
     return min(max(rng.expovariate(1 / mean_s), mean_s / 2), 2 * mean_s)
 
 
-def default_interface(route_file: Path = Path("/proc/net/route")) -> str | None:
-    """The interface of the IPv4 default route (where the room's line is)."""
+def _default_route(route_file: Path) -> list[str] | None:
+    """The IPv4 default route's fields in /proc/net/route (interface, destination, gateway ...)."""
     try:
         lines = route_file.read_text().splitlines()[1:]
     except OSError:
@@ -31,22 +31,23 @@ def default_interface(route_file: Path = Path("/proc/net/route")) -> str | None:
     for line in lines:
         fields = line.split()
         if len(fields) > 2 and fields[1] == "00000000":
-            return fields[0]
+            return fields
     return None
+
+
+def default_interface(route_file: Path = Path("/proc/net/route")) -> str | None:
+    """The interface of the IPv4 default route (where the room's line is)."""
+    fields = _default_route(route_file)
+    return fields[0] if fields else None
 
 
 def default_gateway(route_file: Path = Path("/proc/net/route")) -> str | None:
     """The IPv4 default route's gateway address (the room's router)."""
-    try:
-        lines = route_file.read_text().splitlines()[1:]
-    except OSError:
+    fields = _default_route(route_file)
+    if not fields or fields[2] == "00000000":
         return None
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 2 and fields[1] == "00000000" and fields[2] != "00000000":
-            raw = int(fields[2], 16)  # little-endian hex in /proc/net/route
-            return ".".join(str((raw >> shift) & 0xFF) for shift in (0, 8, 16, 24))
-    return None
+    raw = int(fields[2], 16)  # little-endian hex in /proc/net/route
+    return ".".join(str((raw >> shift) & 0xFF) for shift in (0, 8, 16, 24))
 
 
 def interface_speed_mbps(iface: str, sys_net: Path = SYS_NET) -> float | None:
