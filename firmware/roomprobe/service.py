@@ -174,8 +174,14 @@ class ProbeService:
     # -- tests and verdicts -----------------------------------------------------------
 
     def may_run_active_tests(self) -> bool:
-        """Rule 1: no tone and no heavy bandwidth test while people meet."""
-        return not self.meeting_mode and self.meeting_now() is None
+        """Rule 1: no tone and no heavy bandwidth test while people meet.
+
+        With meetings on the schedule and a clock not yet synchronised (a Pi
+        without RTC after a power cut), nobody knows whether one is on: wait.
+        """
+        if self.meeting_mode or self.meeting_now() is not None:
+            return False
+        return not (self.schedule.meetings and not host.clock_synced())
 
     def meeting_now(self) -> Meeting | None:
         """The scheduled meeting on now (with the guard before and after), if any."""
@@ -187,6 +193,8 @@ class ProbeService:
             window = now - self._monitor_started
             self._monitor_started = now
             if self.light is not None:
+                if not self.light.has_samples():
+                    return  # all of it spent paused for our own heavy test: nothing to judge
                 metrics = self.light.summary(window)
             else:
                 metrics = self.line.monitor_window(window)
@@ -198,7 +206,11 @@ class ProbeService:
         self._due[kind] = now + interval
         if not self.may_run_active_tests():
             meeting = self.meeting_now()
-            why = f"meeting {meeting.id} is scheduled" if meeting else "meeting mode is on"
+            why = (
+                f"meeting {meeting.id} is scheduled" if meeting
+                else "meeting mode is on" if self.meeting_mode
+                else "meetings are scheduled and the clock is not synchronised"
+            )  # fmt: skip
             log.info("%s test skipped: %s", kind, why)
             return
         started = time.time()
@@ -240,6 +252,7 @@ class ProbeService:
         )
         if self.light is not None:
             self.light.paused.set()
+        log.info("line test started%s", " with speedtest-cli" if with_st else "")
         self._line_job = LineJob(net, with_speedtest_cli=with_st)
 
     @staticmethod
@@ -254,8 +267,8 @@ class ProbeService:
         last = self.outbox.get_state("line-test-last-bytes")
         if last:
             return int(last) / 1e6
-        t = self.cfg.thresholds  # at the required rate for the longest test, both ways
-        return (t.download_mbps + t.upload_mbps) / 8 * 10
+        t = self.cfg.thresholds  # at the required rate for the longest test, both ways,
+        return (t.download_mbps + t.upload_mbps) / 8 * 10 * 3  # speedtest-cli's run included
 
     def _finish_line_job(self) -> None:
         job, self._line_job = self._line_job, None
@@ -266,10 +279,16 @@ class ProbeService:
             outcome = job.result()
         except LineTestAborted:
             log.info("line test stopped: meeting mode came on")
+            self.budget.spend(int(self._expected_line_cost_mb() * 1e6 / 2))  # about half ran
             self._due["net"] = time.monotonic() + self.cfg.net.busy_retry_s
             return
-        except (LineTestError, SpeedtestError) as exc:
+        except Exception as exc:  # one failed test must not stop the daemon
+            if not isinstance(exc, LineTestError | SpeedtestError):
+                log.exception("line test failed unexpectedly")
             log.warning("line test failed: %s", exc)
+            # Data may have flowed before the failure: charge it, so a failing test
+            # repeated by restarts cannot spend past the budget.
+            self.budget.spend(int(self._expected_line_cost_mb() * 1e6))
             self._set_verdict(
                 "network", verdicts.make("net", "unknown", "net.test_failed", problem=str(exc))
             )

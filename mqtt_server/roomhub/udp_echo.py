@@ -7,12 +7,14 @@ retransmission, and jitter is what the packets themselves feel.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
 
 log = logging.getLogger(__name__)
-MAX_DATAGRAM = 512  # probes send 32 bytes; anything larger is not ours and is not echoed
+PROBE_SIZE = 32  # what roomprobe.line.probes sends
+PROBE_MAGIC = b"RPv1"
 
 
 class UdpEcho:
@@ -30,7 +32,11 @@ class UdpEcho:
 
     def stop(self) -> None:
         self._stop = True
+        # close() alone does not wake a thread blocked in recvfrom(); shutdown() does.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self._thread.join(2)
 
     def _serve(self) -> None:
         while not self._stop:
@@ -38,8 +44,16 @@ class UdpEcho:
                 data, addr = self.sock.recvfrom(2048)
             except OSError:
                 return  # closed
-            if len(data) <= MAX_DATAGRAM:
-                try:
-                    self.sock.sendto(data, addr)
-                except OSError as exc:
-                    log.debug("echo to %s failed: %s", addr, exc)
+            # Only our probes' packets, and never to a privileged port or to ourselves:
+            # a spoofed source must not turn the echo into a loop or a reflector.
+            if (
+                len(data) != PROBE_SIZE
+                or not data.startswith(PROBE_MAGIC)
+                or addr[1] < 1024
+                or addr[:2] == self.sock.getsockname()[:2]
+            ):
+                continue
+            try:
+                self.sock.sendto(data, addr)
+            except OSError as exc:
+                log.debug("echo to %s failed: %s", addr, exc)

@@ -39,8 +39,9 @@ def real_monitor(rig: Rig, after: int = 0) -> dict:
 
 def drop(lab, share: float, *match: str) -> None:
     subprocess.run(
-        ["ip", "netns", "exec", lab.probe_ns, "iptables", "-A", "OUTPUT", *match,
-         "-m", "statistic", "--mode", "random", "--probability", str(share), "-j", "DROP"],
+        ["ip", "netns", "exec", lab.probe_ns, "iptables", "-A", "OUTPUT", "!", "-o", "lo",
+         *match, "-m", "statistic", "--mode", "random", "--probability", str(share),
+         "-j", "DROP"],
         check=True, capture_output=True,
     )  # fmt: skip
 
@@ -128,9 +129,12 @@ def test_net_watch_shows_each_target_live_and_stops_on_ctrl_c(line50):
     watch = lab.popen(lab.probe_ns, [sys.executable, "-m", "roomprobe.cli", "net", "watch",
                                      "--config", str(conf), "--every", "1"],
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(3.5)
+    assert watch.stdout is not None
+    lines = [watch.stdout.readline() for _ in range(5)]  # the header, then the first rounds
+    time.sleep(1.2)
     watch.send_signal(signal.SIGINT)
     out, err = watch.communicate(timeout=20)
+    out = "".join(lines) + out
     assert watch.returncode == 0, err
     assert "gateway" in out and "hub" in out
     assert out.count("loss") >= 4  # a line per target per second

@@ -27,6 +27,7 @@ from .probes import UdpEchoProbe, dns_ms, icmp_rtt_ms
 
 log = logging.getLogger(__name__)
 VENDOR_WINDOW_S = 15.0
+MIN_WINDOW_SAMPLES = 5  # fewer packets in a 15 s window say nothing about its loss
 
 
 @dataclass
@@ -52,7 +53,7 @@ def worst_windows(
     t = start
     while t <= end:
         chunk = [rtt for when, rtt in samples if t <= when < t + window_s]
-        if chunk and (t + window_s <= end or end - t >= window_s / 2):
+        if len(chunk) >= MIN_WINDOW_SAMPLES and (t + window_s <= end or end - t >= window_s / 2):
             loss = 100.0 * sum(r is None for r in chunk) / len(chunk)
             worst_loss = loss if worst_loss is None else max(worst_loss, loss)
             answered = [r for r in chunk if r is not None]
@@ -136,8 +137,14 @@ class LightMonitor:
                 with self._lock:
                     self.dns.append(took)
             rounds += 1
-            next_at += self.interval_s
+            # After a stall (a slow round, a suspended machine) carry on from now: a
+            # catch-up burst would hit rate limits and read as loss.
+            next_at = max(next_at + self.interval_s, time.monotonic())
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def has_samples(self) -> bool:
+        with self._lock:
+            return any(t.samples for t in self.targets)
 
     def summary(self, window_s: float) -> dict[str, Any]:
         """Monitor metrics for the samples since the last summary (which are then dropped)."""

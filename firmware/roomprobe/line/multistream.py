@@ -196,7 +196,7 @@ def upload(url: str, cfg: Settings = Settings(), abort: threading.Event | None =
             t.start()
         series = _sample(received, lambda: bool(errors) or _set(abort), cfg)
         series[0] = first
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
         raise LineTestError(f"upload: cannot read the hub's count: {exc}") from None
     finally:
         stop.set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +35,16 @@ class LineJob:
         self.iface = cfg.interface or pacing.default_interface()
         self.abort = threading.Event()
         self.started = time.time()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-test")
-        self._future: Future[dict[str, Any] | Deferred] = self._pool.submit(self._run)
-        self._pool.shutdown(wait=False)
+        # A daemon thread, not an executor's: a test stuck on a dead line must not hold
+        # the process past systemd's stop timeout.
+        self._future: Future[dict[str, Any] | Deferred] = Future()
+        threading.Thread(target=self._work, name="line-test", daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            self._future.set_result(self._run())
+        except BaseException as exc:  # handed to the daemon's loop through result()
+            self._future.set_exception(exc)
 
     def done(self) -> bool:
         return self._future.done()
@@ -57,6 +64,8 @@ class LineJob:
             if activity is not None and activity.kbps > self.cfg.busy_threshold_kbps:
                 return Deferred(activity.iface, activity.kbps)
         assert self.cfg.server_url is not None  # the config insists for backend "hub"
+        if self.abort.is_set():
+            raise multistream.LineTestAborted("stopped before it began")
         metrics = linetest.full_test(
             self.cfg.server_url,
             with_speedtest_cli=self.with_speedtest_cli,
