@@ -52,6 +52,14 @@ class NetLab:
 
     def up(self) -> NetLab:
         self._up = True
+        try:
+            self._build()
+        except BaseException:
+            self.close()  # never leave half a lab behind
+            raise
+        return self
+
+    def _build(self) -> None:
         _run("ip", "netns", "add", self.probe_ns)
         peer_ns = ["netns", self.hub_ns] if self.hub_ns else []
         if self.hub_ns:
@@ -75,7 +83,6 @@ class NetLab:
                 _run(*inside, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
                      "rate", f"{self.rate_mbit}mbit", "burst", str(burst),
                      "latency", "100ms")  # fmt: skip
-        return self
 
     def close(self) -> None:
         if not self._up:

@@ -93,7 +93,11 @@ class LightMonitor:
         self.interval_s = interval_s
         self.dns_name = dns_name
         self.targets: list[Target] = []
-        self._udp = UdpEchoProbe(*hub) if hub else None
+        try:
+            self._udp = UdpEchoProbe(*hub) if hub else None
+        except OSError as exc:  # the hub's name does not resolve (yet): no hub target
+            log.warning("light probes: cannot resolve the hub %s: %s", hub, exc)
+            self._udp = None
         if gateway:
             self.targets.append(Target("gateway", lambda: icmp_rtt_ms(gateway, timeout_s)))
         if self._udp is not None:

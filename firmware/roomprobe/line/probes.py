@@ -25,9 +25,10 @@ class UdpEchoProbe:
     """Probes to the hub's UDP echo over one socket, matched by sequence number."""
 
     def __init__(self, host: str, port: int):
-        self.addr = (host, port)
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                  socket.SOCK_DGRAM)  # fmt: skip
+        # Resolve once, not on every probe: a slow resolver must not show as line latency.
+        family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        self.addr = addr
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self._seq = 0
 
     def close(self) -> None:
