@@ -1,0 +1,1 @@
+"""The audio chain probe: the active sweep test and its analysis (pure numpy)."""
