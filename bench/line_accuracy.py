@@ -77,20 +77,6 @@ def wait_listening(lab: NetLab, ns: str, port: int, timeout: float = 20) -> None
     raise RuntimeError(f"nothing listens on port {port} in namespace {ns}")
 
 
-def wait_reachable(lab: NetLab, timeout: float = 20) -> None:
-    """Until the hub's endpoint accepts a connection from the probe's namespace."""
-    check = (
-        "import socket\n"
-        f"socket.create_connection(('{lab.hub_ip}', {ENDPOINT_PORT}), timeout=1).close()\n"
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.run(lab.probe_ns, [sys.executable, "-c", check], timeout=10).returncode == 0:
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the hub's line-test endpoint did not come up in its namespace")
-
-
 def iperf3(lab: NetLab, reverse: bool, seconds: int) -> float:
     """iperf3 -P 4 from the probe to the hub (upload) or, with -R, back (download), in Mbps."""
     argv = ["iperf3", "-c", lab.hub_ip, "-p", str(IPERF_PORT), "-P", "4", "-t", str(seconds), "-J"]
@@ -143,7 +129,7 @@ def measure_rate(rate: float, repeat: int, iperf_s: int) -> list[Run]:
             "--host", lab.hub_ip, "--port", str(ENDPOINT_PORT)], **quiet))  # fmt: skip
         procs.append(lab.popen(lab.hub_ns, [
             "iperf3", "-s", "-B", lab.hub_ip, "-p", str(IPERF_PORT)], **quiet))  # fmt: skip
-        wait_reachable(lab)
+        lab.wait_reachable(ENDPOINT_PORT)
         wait_listening(lab, lab.hub_ns, IPERF_PORT)
         runs = []
         for i in range(repeat):

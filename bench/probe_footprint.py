@@ -42,6 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from roomhub.broker import Broker
+from roomprobe import tomlconfig
 
 HUB_FILTERS = ("roomprobe/v1/+/result/+", "roomprobe/v1/+/event")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -66,30 +67,19 @@ RUNS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# -- the probe's config, as tests/conftest.py probe_toml() writes it -------------------------
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
+# -- the probe's config ------------------------------------------------------------------------
 
 
 def probe_toml(site: str, port: int, state_dir: Path, **sections: dict[str, Any]) -> str:
-    base: dict[str, dict[str, Any]] = {
+    doc: dict[str, Any] = {
+        "site": site,
         "mqtt": {"host": "127.0.0.1", "port": port},
-        "paths": {"state_dir": str(state_dir)},
+        "paths": {"state_dir": state_dir},
         "simulation": {"profile": "good"},
     }
     for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    lines = [f'site = "{site}"']
-    for name, values in base.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"
+        doc.setdefault(name, {}).update(values)
+    return tomlconfig.dumps(doc)
 
 
 # -- reading /proc ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from roomhub.broker import Broker, free_port, wait_for_port
+from roomprobe import tomlconfig
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -80,46 +81,34 @@ def probe_toml(
     **sections: dict[str, Any],
 ) -> str:  # fmt: skip
     """A probe config with fast intervals; ``sections`` override or add keys."""
-    base: dict[str, dict[str, Any]] = {
+    doc: dict[str, Any] = {
+        "site": site,
         "mqtt": {"host": host, "port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
-        "paths": {"state_dir": str(state_dir)},
+        "paths": {"state_dir": state_dir},
         "daemon": {"heartbeat_s": 1},
         "net": {"interval_s": 0.2, "monitor_interval_s": 0.5},
         "audio": {"interval_s": 0.3},
         "simulation": {"profile": profile},
     }
     for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    lines = [f'site = "{site}"']
-    for name, values in base.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"
+        doc.setdefault(name, {}).update(values)
+    return tomlconfig.dumps(doc)
 
 
 def hub_toml(
     port: int, db: Path, web_port: int, host: str = "127.0.0.1", udp_port: int = 0,
     **consumer: Any,
 ) -> str:  # fmt: skip
-    text = (
-        f'hub_id = "test-hub"\nname = "Hub thử nghiệm"\n'
-        f'[mqtt]\nhost = "{host}"\nport = {port}\n'
-        f'[storage]\npath = "{db}"\n'
-        f'[web]\nhost = "{host}"\nport = {web_port}\n'
-        f"[line]\nudp_echo_port = {udp_port}\n"
-        '[[sites]]\nid = "dak-ang"\nname = "Xã Đắk Ang"\n'
-    )
-    if consumer:
-        text += "[consumer]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in consumer.items())
-    return text
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
+    return tomlconfig.dumps({
+        "hub_id": "test-hub",
+        "name": "Hub thử nghiệm",
+        "mqtt": {"host": host, "port": port},
+        "storage": {"path": db},
+        "web": {"host": host, "port": web_port},
+        "line": {"udp_echo_port": udp_port},
+        "consumer": consumer or None,
+        "sites": [{"id": "dak-ang", "name": "Xã Đắk Ang"}],
+    })  # fmt: skip
 
 
 class Rig:

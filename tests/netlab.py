@@ -16,6 +16,8 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Sequence
 
 GOODPUT_FACTOR = 1448 / 1514
@@ -105,6 +107,19 @@ class NetLab:
     ) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True,
                               text=True, timeout=timeout)  # fmt: skip
+
+    def wait_reachable(self, port: int, timeout: float = 20) -> None:
+        """Until the hub side accepts TCP on ``port`` from the probe's namespace."""
+        check = (
+            "import socket\n"
+            f"socket.create_connection(('{self.hub_ip}', {port}), timeout=1).close()\n"
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run(self.probe_ns, [sys.executable, "-c", check], timeout=10).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"nothing accepted {self.hub_ip}:{port} from the probe's namespace")
 
     def __enter__(self) -> NetLab:
         return self.up()

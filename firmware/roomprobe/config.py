@@ -156,7 +156,7 @@ SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker")
 
 
 class SimulationConfig(_Section):
-    profile: Literal["good", "slow-line", "flaky-lan", "broken-speaker"] = Field(
+    profile: Literal[SIM_PROFILES] = Field(  # type: ignore[valid-type]
         "good", description="Which room the simulated backends pretend to be"
     )
     seed: int | None = Field(None, description="Random seed; None draws one from the site id")

@@ -65,7 +65,6 @@ class BrokerLink:
         self._next_attempt = 0.0
         self._backoff = cfg.reconnect_min_s
         self.connected = False
-        self.connects = 0  # successful connections, for status and tests
         self.last_error = ""
         self._connector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-connect")
         self._pending: tuple[mqtt.Client, Future[Any]] | None = None
@@ -196,7 +195,6 @@ class BrokerLink:
             self._drop(f"broker refused the connection: {reason_code}")
             return
         self.connected = True
-        self.connects += 1
         self._backoff = self.cfg.reconnect_min_s
         if self.last_error:
             log.info("broker: connected to %s:%s", self.cfg.host, self.cfg.port)

@@ -8,6 +8,7 @@ this module only turns its errors into sentences.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,6 +63,33 @@ def report(exc: ConfigError, program: str) -> str:
     lines = [f"{program}: tệp cấu hình {exc.path} có lỗi / configuration {exc.path} is not valid:"]
     lines += [f"  - {problem}" for problem in exc.problems]
     return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value), ensure_ascii=False)  # JSON's escapes are TOML's
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Write a config: top-level keys, [tables] of values and [[arrays]] of such tables.
+
+    ``None`` means "leave the key out" (its default applies), as the configs have no null.
+    Enough for the configs this project writes (the demo, tests, benchmarks); read
+    them back with :func:`parse`.
+    """
+    lines = [f"{k} = {_toml_value(v)}" for k, v in doc.items()
+             if v is not None and not isinstance(v, dict | list)]  # fmt: skip
+    for name, value in doc.items():
+        tables = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+        for table in tables:
+            lines.append(f"\n[{name}]" if isinstance(value, dict) else f"\n[[{name}]]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    return "\n".join(lines) + "\n"
 
 
 def _key(loc: tuple[Any, ...]) -> str:

@@ -35,6 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .consumer import Consumer
+    from .udp_echo import UdpEcho
     from .web import create_app
 
     logging.basicConfig(
@@ -46,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EX_CONFIG
     try:
         consumer = Consumer(cfg)  # opens the store and reads the password: fail here, clearly
+        port = cfg.line.udp_echo_port
+        echo = UdpEcho(cfg.web.host, port) if port else None  # binds: a taken port fails here
     except OSError as exc:
         print(f"roomhub: cannot start: {exc}", file=sys.stderr)
         return EX_CANTCREAT
@@ -55,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger("roomhub").info("dashboard on http://%s:%d/", cfg.web.host, cfg.web.port)
     # The consumer starts and stops with the app (see web.create_app).
     uvicorn.run(
-        create_app(cfg, consumer), host=cfg.web.host, port=cfg.web.port, log_level="warning"
+        create_app(cfg, consumer, echo), host=cfg.web.host, port=cfg.web.port, log_level="warning"
     )
     return 0
 

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from roomprobe import tomlconfig
+
 from .broker import Broker, BrokerError, free_port, wait_for_port
 
 HUB_ID = "ngoc-hoi"
@@ -52,25 +54,28 @@ def _port_free(port: int) -> bool:
 
 
 def hub_config(broker_port: int, web_port: int, workdir: Path) -> str:
-    sites = "".join(f'\n[[sites]]\nid = "{k}"\nname = "{v}"\n' for k, v in SITES.items())
-    return (
-        f'hub_id = "{HUB_ID}"\nname = "{HUB_NAME}"\n\n'
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
-        f'[storage]\npath = "{workdir / "hub" / "roomhub.sqlite"}"\n\n'
-        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n{sites}'
-    )
+    return tomlconfig.dumps({
+        "hub_id": HUB_ID,
+        "name": HUB_NAME,
+        "mqtt": {"host": "127.0.0.1", "port": broker_port},
+        "storage": {"path": workdir / "hub" / "roomhub.sqlite"},
+        "web": {"host": "127.0.0.1", "port": web_port},
+        "line": {"udp_echo_port": 0},  # the demo's probes simulate their lines
+        "sites": [{"id": k, "name": v} for k, v in SITES.items()],
+    })  # fmt: skip
 
 
 def probe_config(site: str, profile: str, broker_port: int, workdir: Path) -> str:
-    return (
-        f'site = "{site}"\nname = "{SITES[site]}"\n\n'
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
-        f'[paths]\nstate_dir = "{workdir / "probes" / site}"\n\n'
-        "[daemon]\nheartbeat_s = 10\n\n"
-        "[net]\ninterval_s = 20\nmonitor_interval_s = 10\n\n"
-        "[audio]\ninterval_s = 30\n\n"
-        f'[simulation]\nprofile = "{profile}"\n'
-    )
+    return tomlconfig.dumps({
+        "site": site,
+        "name": SITES[site],
+        "mqtt": {"host": "127.0.0.1", "port": broker_port},
+        "paths": {"state_dir": workdir / "probes" / site},
+        "daemon": {"heartbeat_s": 10},
+        "net": {"interval_s": 20, "monitor_interval_s": 10},
+        "audio": {"interval_s": 30},
+        "simulation": {"profile": profile},
+    })  # fmt: skip
 
 
 def run_demo(workdir: Path, web_port: int = 8080) -> int:

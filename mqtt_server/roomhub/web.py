@@ -39,7 +39,9 @@ def _db(request: Request) -> Iterator[sqlite3.Connection]:
 DB = Annotated[sqlite3.Connection, Depends(_db)]
 
 
-def create_app(cfg: HubConfig, consumer: Consumer | None = None) -> FastAPI:
+def create_app(
+    cfg: HubConfig, consumer: Consumer | None = None, echo: UdpEcho | None = None
+) -> FastAPI:
     """The app; with a ``consumer``, the app starts and stops it with itself.
 
     Tying the consumer to the app's lifespan means uvicorn's own SIGTERM and
@@ -49,11 +51,10 @@ def create_app(cfg: HubConfig, consumer: Consumer | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        echo = None
         if consumer is not None:
             consumer.start()
-            if cfg.line.udp_echo_port:
-                echo = UdpEcho(cfg.web.host, cfg.line.udp_echo_port).start()
+        if echo is not None:
+            echo.start()
         try:
             yield
         finally:

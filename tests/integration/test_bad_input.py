@@ -188,3 +188,22 @@ def test_broker_config_refuses_to_listen_beyond_this_machine_until_it_has_an_acl
     assert ok.returncode == 0
     assert "listener 1884 127.0.0.1" in ok.stdout
     assert "persistence true" in ok.stdout and "user mosquitto" in ok.stdout
+
+
+def test_hub_with_its_udp_echo_port_taken_says_so_and_exits(tmp_path):
+    import socket
+
+    from conftest import hub_toml
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    try:
+        conf = tmp_path / "hub.toml"
+        conf.write_text(hub_toml(1883, tmp_path / "hub.sqlite", 8099,
+                                 udp_port=taken.getsockname()[1]))  # fmt: skip
+        result = run_cli("roomhub.cli", "run", "--config", str(conf))
+    finally:
+        taken.close()
+    assert result.returncode == 73
+    assert "cannot start" in result.stderr and "Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,26 +13,13 @@ from netlab import NetLab
 ENDPOINT_PORT = 8081
 
 
-def wait_reachable(lab: NetLab, timeout: float = 20) -> None:
-    probe = (
-        "import socket,sys\n"
-        f"socket.create_connection(('{lab.hub_ip}', {ENDPOINT_PORT}), timeout=1).close()\n"
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.run(lab.probe_ns, [sys.executable, "-c", probe]).returncode == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the hub's endpoint did not come up in its namespace")
-
-
 @pytest.fixture
 def shaped(request) -> Iterator[NetLab]:
     lab = NetLab(request.param).up()
     try:
         lab.popen(lab.hub_ns, [sys.executable, "-m", "roomhub.cli", "line-endpoint",
                                "--host", lab.hub_ip, "--port", str(ENDPOINT_PORT)])  # fmt: skip
-        wait_reachable(lab)
+        lab.wait_reachable(ENDPOINT_PORT)
         yield lab
     finally:
         lab.close()
