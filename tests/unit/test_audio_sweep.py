@@ -73,3 +73,54 @@ def test_snr_of_the_sweep_against_the_silence_before_it(stimulus: S.Sweep):
     signal = stimulus.signal + rng.normal(0, 1e-3, len(stimulus.signal))
     rms = 10 ** (stimulus.level_dbfs / 20) / math.sqrt(2)
     assert S.snr_db(signal, noise) == pytest.approx(20 * math.log10(rms / 1e-3), abs=0.5)
+
+
+def _fundamental_relative(a2: float, a3: float, amp: float) -> tuple[float, float]:
+    """Closed-form H2 and H3 (per cent) of y = x + a2 x^2 + a3 x^3 for a sine of amplitude amp.
+
+    a3 also adds 3/4 a3 amp^3 to the fundamental, which the ratio must include.
+    """
+    fundamental = amp + 0.75 * a3 * amp**3
+    return 100 * a2 * amp**2 / 2 / fundamental, 100 * a3 * amp**3 / 4 / fundamental
+
+
+@pytest.mark.parametrize(("a2", "a3"), [(0.2, 0.0), (0.0, 0.3), (0.1, 0.1), (0.02, 0.05)])
+def test_harmonic_levels_match_the_closed_form(stimulus: S.Sweep, a2: float, a3: float):
+    ir = S.deconvolve(stimulus, chain(stimulus, 700, 0.5, a2=a2, a3=a3))
+    lin = S.linear_response(stimulus, ir)
+    h = S.harmonics(stimulus, ir, lin.peak_index)
+    amp = 10 ** (stimulus.level_dbfs / 20)
+    h2, h3 = _fundamental_relative(a2, a3, amp)
+    assert h.levels_pct[2] == pytest.approx(h2, rel=0.03, abs=0.02)
+    assert h.levels_pct[3] == pytest.approx(h3, rel=0.03, abs=0.02)
+    assert h.levels_pct[4] < 0.05 and h.levels_pct[5] < 0.05
+    assert h.thd_pct == pytest.approx(math.hypot(h2, h3), rel=0.03, abs=0.03)
+
+
+def test_a_filter_after_the_distortion_does_not_change_the_reading(stimulus: S.Sweep):
+    """The loudspeaker and the room filter the amplifier's distortion products too."""
+    from scipy import signal
+
+    sos = signal.butter(2, [100, 8000], "bandpass", fs=FS, output="sos")
+    bent = chain(stimulus, 700, 0.5, a3=0.3, noise=0.0)
+    filtered = signal.sosfilt(sos, bent)
+    readings = []
+    for rec in (bent, filtered):
+        ir = S.deconvolve(stimulus, rec)
+        readings.append(S.harmonics(stimulus, ir, S.linear_response(stimulus, ir).peak_index))
+    assert readings[1].levels_pct[3] == pytest.approx(readings[0].levels_pct[3], rel=0.02)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noise_is_not_read_as_distortion(stimulus: S.Sweep, seed: int):
+    ir = S.deconvolve(stimulus, chain(stimulus, 700, 0.5, noise=3e-3, seed=seed))
+    h = S.harmonics(stimulus, ir, S.linear_response(stimulus, ir).peak_index)
+    assert h.thd_pct < 0.3
+
+
+def test_harmonic_window_and_band_are_checked(stimulus: S.Sweep):
+    ir = S.deconvolve(stimulus, chain(stimulus, 700, 0.5))
+    with pytest.raises(ValueError, match="window_s"):
+        S.harmonics(stimulus, ir, 700, window_s=5.0)
+    with pytest.raises(ValueError, match="harmonic 5"):
+        S.harmonics(stimulus, ir, 700, input_band_hz=(200.0, 8000.0))

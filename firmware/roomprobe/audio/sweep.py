@@ -8,10 +8,16 @@ earlier, so distortion is separated from the linear response in time
 (Farina 2000). The synchronised variant (Novak et al. 2015) rounds the sweep
 rate so that every harmonic's phase is aligned, which makes those positions
 exact. Pure functions: the same code analyses a live capture, a WAV file and
-a simulated room. (This module is the first slice of the audio probe: the
-sweep, the impulse response, latency, gain and SNR. Harmonic levels from the
-separated responses come next; a peak-based first try read H3 25 % high, so
-it needs the per-frequency method of Novak et al.)
+a simulated room.
+
+Harmonic levels are read per frequency (Novak et al.), not from peak heights:
+each harmonic's separated response is transformed, and its energy over an
+output band is compared with the linear response's energy over the same
+output band. A peak-based first try read H3 25 % high, because a harmonic's
+response is spread differently in time from the linear one. Comparing at the
+same output frequency also cancels a linear filter after the distortion (the
+loudspeaker's and the room's response), so a distorting amplifier reads the
+same through any room.
 """
 
 from __future__ import annotations
@@ -100,3 +106,71 @@ def snr_db(signal: np.ndarray, noise: np.ndarray) -> float:
     s = float(np.sqrt(np.mean(np.square(signal))))
     q = float(np.sqrt(np.mean(np.square(noise))))
     return 20 * math.log10(s / q) if q > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Harmonics:
+    """Harmonic levels relative to the fundamental, in per cent of amplitude."""
+
+    levels_pct: dict[int, float]  # harmonic order (2..) -> level
+    thd_pct: float
+    input_band_hz: tuple[float, float]
+
+
+def _window(ir: np.ndarray, start: int, length: int) -> np.ndarray:
+    """``length`` samples from ``start``, wrapping round the circular IR."""
+    return ir[np.arange(start, start + length) % len(ir)]
+
+
+def harmonics(
+    sweep: Sweep, ir: np.ndarray, peak_index: int, *, window_s: float | None = None,
+    pre_s: float = 0.001, orders: tuple[int, ...] = (2, 3, 4, 5),
+    input_band_hz: tuple[float, float] = (200.0, 2000.0),
+) -> Harmonics:  # fmt: skip
+    """Levels of harmonics ``orders`` of the path whose linear response peaks at ``peak_index``.
+
+    Every response is cut with the same window (``pre_s`` before its start,
+    ``window_s`` long), so each is smoothed alike in frequency. The window must
+    be shorter than the gap between neighbouring harmonics, ``L ln((n+1)/n)``;
+    by default it is 80 % of the smallest gap. Noise is measured with the same
+    window in the part of the IR where no response lies (after the linear
+    response has died away, before the highest harmonics wrap round) and its
+    energy subtracted, so a noisy capture does not read as distortion.
+    """
+    fs = sweep.fs
+    top = max(orders)
+    gap = sweep.rate_l * math.log((top + 1) / top)
+    length = round((window_s if window_s is not None else 0.8 * gap) * fs)
+    if length <= 0 or length > gap * fs:
+        raise ValueError(f"window_s must be positive and under {gap:.3f} s for harmonic {top}")
+    lo, hi = input_band_hz
+    if hi * top > sweep.f2 or lo < sweep.f1:
+        raise ValueError(
+            f"input band {lo:g}-{hi:g} Hz: harmonic {top} must stay within the sweep "
+            f"{sweep.f1:g}-{sweep.f2:g} Hz"
+        )
+    pre = round(pre_s * fs)
+    nfft = 1 << max(length - 1, 1).bit_length()
+    freqs = np.fft.rfftfreq(nfft, 1 / fs)
+
+    def spectrum(start: int) -> np.ndarray:
+        return np.abs(np.fft.rfft(_window(ir, start - pre, length + pre), nfft)) ** 2
+
+    linear = spectrum(peak_index)
+    n = len(ir)
+    # Noise: windows in the empty stretch between the linear response's tail and
+    # the wrapped-round highest harmonic (order top + 4 to keep clear of any).
+    empty_from = peak_index + max(length, int(0.5 * fs))
+    empty_to = peak_index + n - round(sweep.harmonic_advance_s(top + 4) * fs) - length - pre
+    starts = np.arange(empty_from, empty_to, length + pre)[:8]
+    noise = np.mean([spectrum(int(s)) for s in starts], axis=0) if len(starts) else 0 * linear
+    levels: dict[int, float] = {}
+    for order in orders:
+        start = peak_index - round(sweep.harmonic_advance_s(order) * fs)
+        power = spectrum(start)
+        band = (freqs >= order * lo) & (freqs <= order * hi)
+        h = max(float(np.sum(power[band] - noise[band])), 0.0)
+        ref = float(np.sum(linear[band] - noise[band]))
+        levels[order] = 100 * math.sqrt(h / ref) if ref > 0 else math.nan
+    thd = math.sqrt(sum(v * v for v in levels.values()))
+    return Harmonics(levels, thd, input_band_hz)
