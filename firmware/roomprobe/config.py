@@ -81,6 +81,37 @@ class Thresholds(_Section):
     )
     audio_max_thd_pct: float = Field(3.0, gt=0, le=100, description="Harmonic distortion limit")
     audio_min_snr_db: float = Field(30.0, ge=0, description="Signal-to-noise ratio limit")
+    audio_max_gain_change_db: float = Field(
+        6.0, gt=0, le=40,
+        description="A path's gain this far from the commissioned reference: someone turned a "
+        "knob (mixer for the electrical path, amplifier for the acoustic one)",
+    )  # fmt: skip
+    audio_max_response_dev_db: float = Field(
+        6.0, gt=0, le=40,
+        description="A 1/3-octave band this far from the reference's shape: a damaged speaker",
+    )  # fmt: skip
+    audio_max_latency_change_ms: float = Field(
+        2.0, gt=0, le=1000, description="The mixer's latency this far from the reference"
+    )
+    audio_speaker_drop_db: float = Field(
+        4.0, gt=0, le=60,
+        description="A loudspeaker's direct sound this much weaker against the others than "
+        "commissioned: it is silent (the others' reverberation fills its place, so a dead "
+        "speaker's arrival drops only 5-10 dB)",
+    )  # fmt: skip
+    audio_mic_noise_min_dbfs: float = Field(
+        -85.0, le=0,
+        description="Without a reference: a return quieter than this in silence has no live "
+        "microphone on it (only the mixer's own noise)",
+    )  # fmt: skip
+    audio_mic_noise_drop_db: float = Field(
+        10.0, gt=0, le=60,
+        description="With a reference: the return's quiet level this far below commissioning "
+        "means the microphones went dead",
+    )  # fmt: skip
+    audio_max_dropouts: int = Field(
+        0, ge=0, description="Capture gaps (USB) tolerated in one watch period or test"
+    )
 
 
 class NetConfig(_Section):
@@ -146,10 +177,42 @@ class NetConfig(_Section):
 
 
 class AudioConfig(_Section):
-    backend: Literal["simulated"] = Field(
-        "simulated", description="Where audio results come from; the real audio probe comes later"
+    backend: Literal["simulated", "alsa"] = Field(
+        "simulated",
+        description="'alsa' measures the room through the USB audio interface (pyalsaaudio); "
+        "'simulated' makes results up (demo, tests)",
     )
     interval_s: float = Field(1800.0, ge=0.05, le=86400, description="Seconds between audio tests")
+    capture_device: str = Field(
+        "default", min_length=1, description="ALSA capture device, e.g. 'hw:CARD=Device' or 'pulse'"
+    )
+    playback_device: str = Field("default", min_length=1, description="ALSA playback device")
+    rate: int = Field(48000, ge=8000, le=192000, description="Sample rate of both directions")
+    period_frames: int = Field(
+        1024, ge=64, le=16384,
+        description="Frames per ALSA period (pyalsaaudio's default of 32 is below most devices' "
+        "minimum); also the passive watch's and the safety guard's step",
+    )  # fmt: skip
+    periods: int = Field(4, ge=2, le=64, description="Periods in the ALSA buffer")
+    sweep_s: float = Field(6.0, ge=1.0, le=30.0, description="Length of the test sweep")
+    sweep_f1_hz: float = Field(40.0, ge=10.0, le=500.0, description="Sweep start frequency")
+    sweep_f2_hz: float = Field(16000.0, ge=4000.0, le=24000.0, description="Sweep end frequency")
+    level_dbfs: float = Field(
+        -24.0, ge=-60.0, le=-6.0,
+        description="Peak level of the test tone: conservative, so a mistaken test is no shock",
+    )  # fmt: skip
+    ramp_s: float = Field(0.2, ge=0.01, le=2.0, description="Fade in and out of the test tone")
+    pre_silence_s: float = Field(
+        1.0, ge=0.2, le=5.0, description="Silence recorded before the sweep: the noise floor"
+    )
+    tail_s: float = Field(1.5, ge=0.3, le=5.0, description="Recording after the sweep: the decay")
+    mains_hz: Literal[50, 60] = Field(50, description="Mains frequency, for hum detection")
+    quiet_before_s: float = Field(
+        30.0, ge=0, le=3600, description="The room must have been quiet this long before a test"
+    )
+    watch_report_s: float = Field(
+        300.0, ge=5, le=86400, description="Seconds between passive-watch summaries"
+    )
 
 
 SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker")

@@ -84,9 +84,137 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "audio.noise_high": (
         "Nhiễu lớn: tỉ số tín hiệu/nhiễu {value:.0f} dB, dưới {limit:.0f} dB. "
-        "Kiểm tra dây tín hiệu",
+        "Kiểm tra mức khuếch đại của bàn trộn âm (mixer) và dây tín hiệu",
         "Too much noise: signal-to-noise {value:.0f} dB, below {limit:.0f} dB. "
-        "Check the signal cables",
+        "Check the mixer's gain settings and the signal cables",
+    ),
+    "audio.test_aborted": (
+        "Đã dừng kiểm tra âm thanh vì trong phòng có người nói. Sẽ kiểm tra lại sau",
+        "The audio test was stopped because people started talking. It will run again later",
+    ),
+    # audio, per component: the probe and its interface
+    "audio.probe_ok": ("Bộ thu âm của thiết bị hoạt động tốt", "The probe's audio interface works"),
+    "audio.probe_unknown": (
+        "Chưa rõ bộ thu âm của thiết bị",
+        "The probe's audio interface is not known yet",
+    ),
+    "audio.device_missing": (
+        "Không thấy card âm thanh USB của thiết bị. Báo cán bộ CNTT. Chi tiết: {problem}",
+        "The probe's USB audio interface is missing. Tell IT staff. Details: {problem}",
+    ),
+    "audio.device_busy": (
+        "Card âm thanh của thiết bị đang bị chương trình khác dùng. Báo cán bộ CNTT. "
+        "Chi tiết: {problem}",
+        "The probe's audio interface is used by another program. Tell IT staff. Details: {problem}",
+    ),
+    "audio.rate_unsupported": (
+        "Card âm thanh không hỗ trợ cấu hình đã chọn. Báo cán bộ CNTT. Chi tiết: {problem}",
+        "The audio interface does not take the configured format. Tell IT staff. "
+        "Details: {problem}",
+    ),
+    "audio.device_error": (
+        "Lỗi card âm thanh của thiết bị. Báo cán bộ CNTT. Chi tiết: {problem}",
+        "The probe's audio interface failed. Tell IT staff. Details: {problem}",
+    ),
+    "audio.overruns": (
+        "Thiết bị bị mất dữ liệu âm thanh ({value:.0f} lần tràn bộ đệm). Báo cán bộ CNTT",
+        "The probe lost audio ({value:.0f} buffer overruns). Tell IT staff",
+    ),
+    "audio.dropouts": (
+        "Tín hiệu thu bị ngắt quãng ({value:.0f} lần). Kiểm tra cáp USB của card âm thanh; "
+        "báo cán bộ CNTT",
+        "The captured audio has {value:.0f} gaps. Check the audio interface's USB cable; "
+        "tell IT staff",
+    ),
+    "audio.reference_missing": (
+        "Dây nối vòng (kênh 2 ra → kênh 2 vào) của thiết bị bị tuột. Báo cán bộ CNTT",
+        "The probe's loopback wire (output 2 to input 2) is unplugged. Tell IT staff",
+    ),
+    # cabling
+    "audio.cabling_ok": ("Dây tín hiệu tốt", "The signal cables are fine"),
+    "audio.cabling_unknown": (
+        "Chưa kiểm tra được dây tín hiệu",
+        "The signal cables could not be tested",
+    ),
+    "audio.no_return": (
+        "Mất tiếng: tín hiệu thử không quay về từ bàn trộn âm. Kiểm tra dây tín hiệu giữa "
+        "thiết bị và bàn trộn âm, và kênh của thiết bị trên bàn trộn âm đã bật chưa",
+        "No sound: the test signal did not come back from the mixer. Check the signal cables "
+        "between the probe and the mixer, and that the probe's channel on the mixer is on",
+    ),
+    "audio.hum": (
+        "Có tiếng ù (nguồn điện 50 Hz) mức {value:.0f} dBFS. Kiểm tra dây tín hiệu và nối đất",
+        "Mains hum at {value:.0f} dBFS. Check the signal cables and the earthing",
+    ),
+    # mixer
+    "audio.mixer_ok": ("Bàn trộn âm (mixer) tốt", "The mixer is fine"),
+    "audio.mixer_unknown": ("Chưa kiểm tra được bàn trộn âm", "The mixer could not be tested"),
+    "audio.mixer_gain_changed": (
+        "Mức khuếch đại của bàn trộn âm đã thay đổi {value:+.0f} dB so với khi lắp đặt. "
+        "Kiểm tra các núm chỉnh trên bàn trộn âm",
+        "The mixer's gain changed by {value:+.0f} dB since commissioning. Check the mixer's knobs",
+    ),
+    "audio.latency_changed": (
+        "Độ trễ của bàn trộn âm đã thay đổi {value:+.1f} ms so với khi lắp đặt. "
+        "Kiểm tra cài đặt bàn trộn âm",
+        "The mixer's latency changed by {value:+.1f} ms since commissioning. "
+        "Check the mixer's settings",
+    ),
+    "audio.mixer_distortion": (
+        "Méo tiếng ở bàn trộn âm: méo hài {value:.1f}%, vượt mức {limit:.1f}%. "
+        "Giảm mức khuếch đại đầu vào",
+        "Distortion in the mixer: {value:.1f}% harmonic distortion, above {limit:.1f}%. "
+        "Turn the input gain down",
+    ),
+    "audio.clipping": (
+        "Tín hiệu quá lớn, bị cắt đỉnh. Giảm mức ra của bàn trộn âm",
+        "The signal is too loud and clips. Turn the mixer's output down",
+    ),
+    "audio.feedback": (
+        "Có tiếng hú (hú rít) ở {value:.0f} Hz. Giảm âm lượng micro hoặc đưa micro xa loa",
+        "Acoustic feedback (howling) at {value:.0f} Hz. Turn the microphones down or move "
+        "them away from the speakers",
+    ),
+    # speakers and amplifier
+    "audio.speakers_ok": ("Loa và âm li tốt", "The speakers and amplifier are fine"),
+    "audio.speakers_unknown": (
+        "Chưa kiểm tra được loa và âm li",
+        "The speakers and amplifier could not be tested",
+    ),
+    "audio.speakers_silent": (
+        "Mất tiếng loa: micro không nghe thấy tín hiệu thử. Kiểm tra âm li đã bật, "
+        "dây loa và âm lượng",
+        "No sound from the speakers: the microphones did not hear the test signal. Check that "
+        "the amplifier is on, the speaker cables and the volume",
+    ),
+    "audio.speaker_missing": (
+        "Một loa không phát tiếng (loa cách micro khoảng {value:.0f} m). Kiểm tra loa / âm li",
+        "One speaker is silent (the one about {value:.0f} m from the microphones). "
+        "Check the speakers / amplifier",
+    ),
+    "audio.amp_gain_changed": (
+        "Âm lượng loa đã thay đổi {value:+.0f} dB so với khi lắp đặt. Kiểm tra núm âm lượng "
+        "của âm li",
+        "The speakers' volume changed by {value:+.0f} dB since commissioning. Check the "
+        "amplifier's volume",
+    ),
+    "audio.response_changed": (
+        "Tiếng loa bị biến dạng: dải {band:.0f} Hz lệch {value:+.0f} dB so với khi lắp đặt. "
+        "Kiểm tra loa",
+        "The speakers sound different: the {band:.0f} Hz band is {value:+.0f} dB off "
+        "commissioning. Check the speakers",
+    ),
+    # microphones
+    "audio.microphones_ok": ("Micro tốt", "The microphones are fine"),
+    "audio.microphones_unknown": (
+        "Chưa kiểm tra được micro (micro không có trong tín hiệu trả về)",
+        "The microphones could not be tested (they are not in the mixer's return)",
+    ),
+    "audio.mics_silent": (
+        "Mất tiếng micro: micro không thu được âm thanh trong phòng. Kiểm tra micro đã bật, "
+        "dây micro và kênh micro trên bàn trộn âm",
+        "The microphones are dead: they pick up nothing in the room. Check that they are on, "
+        "their cables and their channels on the mixer",
     ),
     # system
     "system.ok": ("Thiết bị hoạt động bình thường", "The probe is working normally"),

@@ -91,8 +91,8 @@ def test_harmonic_levels_match_the_closed_form(stimulus: S.Sweep, a2: float, a3:
     h = S.harmonics(stimulus, ir, lin.peak_index)
     amp = 10 ** (stimulus.level_dbfs / 20)
     h2, h3 = _fundamental_relative(a2, a3, amp)
-    assert h.levels_pct[2] == pytest.approx(h2, rel=0.03, abs=0.02)
-    assert h.levels_pct[3] == pytest.approx(h3, rel=0.03, abs=0.02)
+    assert h.levels_pct[2] == pytest.approx(h2, rel=0.03, abs=0.03)
+    assert h.levels_pct[3] == pytest.approx(h3, rel=0.03, abs=0.03)
     assert h.levels_pct[4] < 0.05 and h.levels_pct[5] < 0.05
     assert h.thd_pct == pytest.approx(math.hypot(h2, h3), rel=0.03, abs=0.03)
 

@@ -122,7 +122,7 @@ def test_port_range_edges_are_accepted(port: int) -> None:
         ('site = "-dak"\n', ["site", "'-dak'", "not starting or ending with a hyphen"]),
         ("site = 5\n", ["site", "5", "string"]),
         (f'{MINIMAL}[net]\nbackend = "x"\n', ["net.backend", "'x'", "'simulated'"]),
-        (f'{MINIMAL}[audio]\nbackend = "alsa"\n', ["audio.backend", "'alsa'", "'simulated'"]),
+        (f'{MINIMAL}[audio]\nbackend = "jack"\n', ["audio.backend", "'jack'", "'alsa'"]),
         (
             f"{MINIMAL}[mqtt]\nreconnect_min_s = 10\nreconnect_max_s = 5\n",
             ["reconnect_max_s (5.0) must not be below reconnect_min_s (10.0)", "mqtt"],

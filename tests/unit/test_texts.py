@@ -28,6 +28,7 @@ DOCUMENTED_VALUES = {
     "problems": "mqtt.port = 70000: Input should be less than or equal to 65535",
     "problem": "on: true|false",
     "used": 1990.0,
+    "band": 2500.0,
 }
 # Codes whose callers pass values (verdicts.py, service.py), and what they pass.
 EXPECTED_FIELDS = {
@@ -49,6 +50,21 @@ EXPECTED_FIELDS = {
     "net.test_failed": {"problem"},
     "net.mos_low": {"value", "limit"},
     "event.test_skipped_budget": {"used", "limit"},
+    "audio.device_missing": {"problem"},
+    "audio.device_busy": {"problem"},
+    "audio.rate_unsupported": {"problem"},
+    "audio.device_error": {"problem"},
+    "audio.overruns": {"value"},
+    "audio.dropouts": {"value"},
+    "audio.hum": {"value"},
+    "audio.mixer_gain_changed": {"value"},
+    "audio.latency_changed": {"value"},
+    "audio.mixer_distortion": {"value", "limit"},
+    "audio.clipping": set(),
+    "audio.feedback": {"value"},
+    "audio.speaker_missing": {"value"},
+    "audio.amp_gain_changed": {"value"},
+    "audio.response_changed": {"value", "band"},
 }
 
 
@@ -106,7 +122,7 @@ def test_every_entry_formats_with_the_documented_values(code: str) -> None:
 
 @pytest.mark.parametrize("code", sorted(c for c, f in EXPECTED_FIELDS.items() if "value" in f))
 def test_numbers_also_format_as_ints(code: str) -> None:
-    out = text(code, value=3, limit=50)
+    out = text(code, value=3, limit=50, band=1000)
     assert "3" in out["vi"] and "3" in out["en"]
 
 

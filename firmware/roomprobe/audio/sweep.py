@@ -117,6 +117,22 @@ class Harmonics:
     input_band_hz: tuple[float, float]
 
 
+def noise_region(sweep: Sweep, peak_index: int, clear_order: int = 8) -> tuple[int, int]:
+    """Where the deconvolved IR holds only the capture's noise: ``(start, stop)``, may be < 0.
+
+    Noise convolved with the inverse sweep lands from one sweep length before
+    the capture's start onwards; the part before the capture's start (the
+    IR's non-causal end, indices wrapping round) holds nothing else but the
+    harmonics, which sit at ``peak - L ln(n)``. So the stretch from one sweep
+    length back to just before harmonic ``clear_order`` is noise alone.
+    Empty (start >= stop) when the sweep is too short for one.
+    """
+    margin = round(0.05 * sweep.fs)
+    start = -len(sweep.signal) + margin
+    stop = min(0, peak_index - round(sweep.harmonic_advance_s(clear_order) * sweep.fs)) - margin
+    return start, stop
+
+
 def _window(ir: np.ndarray, start: int, length: int) -> np.ndarray:
     """``length`` samples from ``start``, wrapping round the circular IR."""
     return ir[np.arange(start, start + length) % len(ir)]
@@ -133,8 +149,7 @@ def harmonics(
     ``window_s`` long), so each is smoothed alike in frequency. The window must
     be shorter than the gap between neighbouring harmonics, ``L ln((n+1)/n)``;
     by default it is 80 % of the smallest gap. Noise is measured with the same
-    window in the part of the IR where no response lies (after the linear
-    response has died away, before the highest harmonics wrap round) and its
+    window in the IR's noise-only stretch (:func:`noise_region`) and its
     energy subtracted, so a noisy capture does not read as distortion.
     """
     fs = sweep.fs
@@ -157,12 +172,12 @@ def harmonics(
         return np.abs(np.fft.rfft(_window(ir, start - pre, length + pre), nfft)) ** 2
 
     linear = spectrum(peak_index)
-    n = len(ir)
-    # Noise: windows in the empty stretch between the linear response's tail and
-    # the wrapped-round highest harmonic (order top + 4 to keep clear of any).
-    empty_from = peak_index + max(length, int(0.5 * fs))
-    empty_to = peak_index + n - round(sweep.harmonic_advance_s(top + 4) * fs) - length - pre
-    starts = np.arange(empty_from, empty_to, length + pre)[:8]
+    # Noise: windows in the IR's noise-only stretch, the ones nearest the
+    # harmonics (the deconvolved noise's spectrum changes along the stretch:
+    # far back, only part of the sweep overlaps the capture).
+    lo_n, hi_n = noise_region(sweep, peak_index, top + 3)
+    count = min(8, (hi_n - lo_n) // (length + pre))
+    starts = [hi_n - length - k * (length + pre) for k in range(max(count, 0))]
     noise = np.mean([spectrum(int(s)) for s in starts], axis=0) if len(starts) else 0 * linear
     levels: dict[int, float] = {}
     for order in orders:
