@@ -274,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="the hub's line-test endpoint (for its host)")
     p.add_argument("--every", type=float, default=2.0, help="seconds per line (default 2)")
     p.set_defaults(func=cmd_net_watch)
+
+    from .audio_cli import register
+
+    register(sub, with_config)
     return parser
 
 

@@ -21,7 +21,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, host, supervisor, verdicts
 from .config import NetConfig, ProbeConfig
@@ -37,6 +37,9 @@ from .meetings import Meeting, Schedule
 from .outbox import Outbox
 from .simulated import SimulatedAudio, SimulatedLine
 from .texts import text
+
+if TYPE_CHECKING:  # numpy and scipy load only on a box that measures real audio
+    from .audio.probe import AudioJob, AudioProbe
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,12 @@ class ProbeService:
         }
         self._line_job: LineJob | None = None
         self.light = self._light_monitor(cfg.net)
+        self.audio_probe: AudioProbe | None = None
+        if cfg.audio.backend == "alsa":
+            from .audio.probe import AudioProbe
+
+            self.audio_probe = AudioProbe(cfg.audio, cfg.thresholds, state_dir)
+        self._audio_job: AudioJob | None = None
         self._rng = random.Random()
         self.budget = DataBudget(
             self.outbox.get_state, self.outbox.set_state,
@@ -125,6 +134,8 @@ class ProbeService:
                         problems=problems)  # fmt: skip
         if self.light is not None:
             self.light.start()
+        if self.audio_probe is not None:
+            self.audio_probe.start()
         supervisor.notify("READY=1")
         try:
             while not self.stop_event.is_set():
@@ -141,6 +152,11 @@ class ProbeService:
                 self._finish_line_job()
             elif not self._line_job.abort.is_set() and self.meeting_now() is not None:
                 self._line_job.abort.set()  # a scheduled meeting is starting: rule 1
+        if self._audio_job is not None:
+            if self._audio_job.done():
+                self._finish_audio_job()
+            elif not self._audio_job.stop.is_set() and not self.may_run_active_tests():
+                self._audio_job.stop.set()  # a meeting starts or meeting mode came on: rule 1
         for kind, due in list(self._due.items()):
             if now >= due:
                 self._run_test(kind, now)
@@ -158,6 +174,11 @@ class ProbeService:
             self._line_job.stop()
         if self.light is not None:
             self.light.stop()
+        if self._audio_job is not None:
+            self._audio_job.stop.set()
+            self._audio_job.join(5.0)
+        if self.audio_probe is not None:
+            self.audio_probe.stop()
         # Give acknowledgements in flight a moment, so a restart resends less.
         deadline = time.monotonic() + ack_wait_s
         while self._inflight and self.link.connected and time.monotonic() < deadline:
@@ -181,6 +202,8 @@ class ProbeService:
         """
         if self.meeting_mode or self.meeting_now() is not None:
             return False
+        if self.audio_probe is not None and self.audio_probe.room_active:
+            return False  # people are talking in the room: a meeting nobody scheduled
         return not (self.schedule.meetings and not host.clock_synced())
 
     def meeting_now(self) -> Meeting | None:
@@ -209,6 +232,8 @@ class ProbeService:
             why = (
                 f"meeting {meeting.id} is scheduled" if meeting
                 else "meeting mode is on" if self.meeting_mode
+                else "people are talking in the room"
+                if self.audio_probe is not None and self.audio_probe.room_active
                 else "meetings are scheduled and the clock is not synchronised"
             )  # fmt: skip
             log.info("%s test skipped: %s", kind, why)
@@ -216,6 +241,9 @@ class ProbeService:
         started = time.time()
         if kind == "net" and self.cfg.net.backend == "hub":
             self._start_line_job()
+            return
+        if kind == "audio" and self.audio_probe is not None:
+            self._start_audio_job()
             return
         if kind == "net":
             metrics = self.line.line_test()
@@ -307,9 +335,38 @@ class ProbeService:
         self._set_verdict("network", verdict)
         self._publish_result("net", metrics, verdict, job.started, simulated=False)
 
+    # -- the real audio test (backend "alsa") -----------------------------------------------
+
+    def _start_audio_job(self) -> None:
+        if self._audio_job is not None or self._line_job is not None:
+            # One heavy test at a time: the line test's traffic and the tone share
+            # nothing, but a probe busy with both reports neither well. Retry soon.
+            self._due["audio"] = time.monotonic() + min(60.0, self.cfg.audio.interval_s)
+            return
+        assert self.audio_probe is not None
+        if not self.audio_probe.quiet_enough():
+            log.info("audio test postponed: the room was not quiet long enough")
+            self._due["audio"] = time.monotonic() + min(60.0, self.cfg.audio.interval_s)
+            return
+        log.info("audio test started")
+        self._audio_job = self.audio_probe.start_test()
+
+    def _finish_audio_job(self) -> None:
+        job, self._audio_job = self._audio_job, None
+        assert job is not None and job.result is not None
+        res = job.result
+        if res.status == "aborted":
+            log.warning("audio test stopped: people talked or a meeting began")
+            self._due["audio"] = time.monotonic() + min(300.0, self.cfg.audio.interval_s)
+        verdict = res.verdict
+        if res.status != "aborted":  # an aborted test says nothing new about the chain
+            self._set_verdict("audio", verdict)
+        self._publish_result("audio", res.metrics, verdict, res.started, simulated=False,
+                             components=res.findings.to_list())  # fmt: skip
+
     def _publish_result(
         self, kind: str, metrics: dict[str, Any], verdict: verdicts.Verdict, started: float,
-        simulated: bool = True,
+        simulated: bool = True, **extra: Any,
     ) -> None:  # fmt: skip
         self.outbox.put(
             topics.result(self.cfg.site, kind),
@@ -321,6 +378,7 @@ class ProbeService:
                 simulated=simulated,
                 verdict=verdict.to_dict(),
                 metrics=metrics,
+                **extra,
             ),
         )  # fmt: skip
 

@@ -1,0 +1,96 @@
+"""The daemon testing a real ALSA path (PulseAudio's null sink) and reporting per component.
+
+Real processes end to end: mosquitto, the hub, and a probe with
+``audio.backend = "alsa"`` on the ``pulse`` device. The sink is a wire, so the
+electrical path is all there is: the mixer and cables are ok, and with no
+microphones on the return and none commissioned, the speakers and
+microphones are "not measured", never a false alarm.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.publish as mqtt_publish
+import pytest
+from paho.mqtt.client import MQTTv5
+
+from conftest import Rig, wait_for
+from pulse_rig import Pulse, pulse_session
+from roomprobe.contract import Stamp, encode, topics, utc_iso, validate
+
+AUDIO = {
+    "backend": "alsa",
+    "capture_device": "pulse",
+    "playback_device": "pulse",
+    "interval_s": 1.0,
+    "sweep_s": 2.0,
+    "pre_silence_s": 0.5,
+    "tail_s": 0.5,
+    "quiet_before_s": 0.0,
+}
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
+    yield from pulse_session(tmp_path_factory.mktemp("pulse"))
+
+
+def audio_results(rig: Rig) -> list[dict]:
+    rows = rig.hub_query(
+        "SELECT payload FROM messages WHERE schema = 'roomprobe.result.audio' ORDER BY id"
+    )
+    return [json.loads(r["payload"]) for r in rows]
+
+
+def test_daemon_tests_the_chain_and_reports_each_component(rig: Rig, pulse: Pulse):
+    rig.start_broker()
+    rig.hub()
+    rig.probe(audio=AUDIO)
+    result = wait_for(lambda: audio_results(rig), timeout=90, what="a real audio result")[0]
+    assert result["simulated"] is False
+    m = result["metrics"]
+    assert m["channels_present"] == [0, 1]
+    assert abs(m["electrical"]["latency_ms"]) < 0.1
+    assert abs(m["electrical"]["gain_db"]) < 0.5
+    assert m["acoustic"] is None
+    parts = {c["check"]: c for c in result["components"]}
+    assert set(parts) == {
+        "audio.probe", "audio.cabling", "audio.mixer", "audio.speakers", "audio.microphones"
+    }  # fmt: skip
+    for name in ("audio.probe", "audio.cabling", "audio.mixer"):
+        assert parts[name]["status"] == "ok", parts[name]
+    assert parts["audio.speakers"]["status"] == "unknown"
+    assert result["verdict"]["status"] == "ok"
+
+
+def test_meeting_mode_keeps_the_tone_off(rig: Rig, pulse: Pulse):
+    """Meeting mode switched on by command: no audio test runs while it is on."""
+    rig.start_broker()
+    rig.hub()
+    rig.probe(audio={**AUDIO, "interval_s": 0.5})
+    wait_for(lambda: audio_results(rig), timeout=90, what="a first audio result")
+    stamp = Stamp("dak-ang", "00000000-0000-4000-8000-000000000001", lambda: True)
+    expires = utc_iso(datetime.now(UTC) + timedelta(minutes=5))
+    payload = validate(
+        stamp.envelope(
+            "roomprobe.cmd", 1, command="meeting-mode", args={"on": True}, expires_at=expires
+        )
+    )
+    mqtt_publish.single(
+        topics.cmd("dak-ang", "meeting-mode"), encode(payload), qos=1,
+        hostname="127.0.0.1", port=rig.broker.port, protocol=MQTTv5,
+    )  # fmt: skip
+    wait_for(
+        lambda: rig.hub_query(
+            "SELECT 1 FROM messages WHERE json_extract(payload, '$.event') = 'meeting_mode'"
+        ),
+        what="the meeting-mode event",
+    )
+    time.sleep(2.0)  # a test that had just begun is stopped and published (aborted)
+    before = len(audio_results(rig))
+    time.sleep(6.0)
+    assert len(audio_results(rig)) == before, "an audio test ran in meeting mode"
