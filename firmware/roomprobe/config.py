@@ -177,10 +177,11 @@ class NetConfig(_Section):
 
 
 class AudioConfig(_Section):
-    backend: Literal["simulated", "alsa"] = Field(
+    backend: Literal["simulated", "alsa", "model"] = Field(
         "simulated",
         description="'alsa' measures the room through the USB audio interface (pyalsaaudio); "
-        "'simulated' makes results up (demo, tests)",
+        "'model' runs the real analysis on the simulated room of simulation.profile (demo); "
+        "'simulated' draws results (fast, for tests)",
     )
     interval_s: float = Field(1800.0, ge=0.05, le=86400, description="Seconds between audio tests")
     capture_device: str = Field(
@@ -210,9 +211,6 @@ class AudioConfig(_Section):
     quiet_before_s: float = Field(
         30.0, ge=0, le=3600, description="The room must have been quiet this long before a test"
     )
-    watch_report_s: float = Field(
-        300.0, ge=5, le=86400, description="Seconds between passive-watch summaries"
-    )
 
 
 SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker")
@@ -240,7 +238,7 @@ class ProbeConfig(_Section):
 
     @property
     def simulated(self) -> bool:
-        return self.net.backend == "simulated" or self.audio.backend == "simulated"
+        return self.net.backend == "simulated" or self.audio.backend in ("simulated", "model")
 
 
 def load(path: Path | str) -> ProbeConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -39,6 +40,7 @@ from .simulated import SimulatedAudio, SimulatedLine
 from .texts import text
 
 if TYPE_CHECKING:  # numpy and scipy load only on a box that measures real audio
+    from .audio.modelled import ModelAudio
     from .audio.probe import AudioJob, AudioProbe
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,15 @@ class ProbeService:
         }
         self._line_job: LineJob | None = None
         self.light = self._light_monitor(cfg.net)
+        self.audio_model: ModelAudio | None = None
+        if cfg.audio.backend == "model":
+            from .audio.modelled import ModelAudio
+
+            self.audio_model = ModelAudio(
+                cfg.simulation.profile, cfg.site, cfg.simulation.seed, cfg.audio,
+                cfg.thresholds, state_dir,
+            )  # fmt: skip
+        self._watch_fault: str | None = None  # the passive watch's last fault reported
         self.audio_probe: AudioProbe | None = None
         if cfg.audio.backend == "alsa":
             from .audio.probe import AudioProbe
@@ -221,6 +232,8 @@ class ProbeService:
                 metrics = self.light.summary(window)
             else:
                 metrics = self.line.monitor_window(window)
+            if self.audio_probe is not None:
+                self._add_watch(metrics)
             verdict = verdicts.monitor(metrics, self.cfg.thresholds)
             self._publish_result("monitor", metrics, verdict, time.time() - window,
                                  simulated=self.light is None)  # fmt: skip
@@ -249,6 +262,12 @@ class ProbeService:
             metrics = self.line.line_test()
             verdict = verdicts.net(metrics, self.cfg.thresholds)
             self._set_verdict("network", verdict)
+        elif self.audio_model is not None:
+            metrics, findings = self.audio_model.audio_test()
+            self._set_verdict("audio", findings.overall)
+            self._publish_result(kind, metrics, findings.overall, started,
+                                 components=findings.to_list())  # fmt: skip
+            return
         else:
             metrics = self.audio.audio_test()
             verdict = verdicts.audio(metrics, self.cfg.thresholds)
@@ -336,6 +355,36 @@ class ProbeService:
         self._publish_result("net", metrics, verdict, job.started, simulated=False)
 
     # -- the real audio test (backend "alsa") -----------------------------------------------
+
+    def _add_watch(self, metrics: dict[str, Any]) -> None:
+        """The passive watch's window into the monitor result; its faults as events.
+
+        Howling, hum, USB dropouts, overruns or a lost interface between tests
+        are reported when they appear (event ``fault``) and when they go
+        (``fault_cleared``), not only with the next active test.
+        """
+        from .audio.diagnosis import diagnose
+
+        assert self.audio_probe is not None
+        summary = self.audio_probe.watch.summary()
+        ret = summary.channels[0] if summary.channels else None
+        metrics["audio_rms_dbfs"] = (
+            round(ret.rms_dbfs, 1) if ret is not None and math.isfinite(ret.rms_dbfs) else None
+        )
+        metrics["room_active"] = self.audio_probe.room_active
+        metrics["audio_watch"] = summary.to_dict()
+        err = self.audio_probe.capture.error
+        findings = diagnose(None, self.cfg.thresholds, watch=summary, device_error=err)
+        bad = [v for v in findings.components if v.status in ("degraded", "fail")]
+        reason = bad[0].reason if bad else None
+        if reason != self._watch_fault:
+            if reason is not None:
+                v = bad[0]
+                self._event("fault", reason, {"check": v.check, "status": v.status,
+                                              "actor": v.actor}, message=v.message)  # fmt: skip
+            elif self._watch_fault is not None:
+                self._event("fault_cleared", "audio.ok", {"cleared": self._watch_fault})
+            self._watch_fault = reason
 
     def _start_audio_job(self) -> None:
         if self._audio_job is not None or self._line_job is not None:
@@ -466,11 +515,16 @@ class ProbeService:
 
     # -- events and commands ---------------------------------------------------------------
 
-    def _event(self, event: str, reason: str, details: dict[str, Any], **values: Any) -> None:
+    def _event(
+        self, event: str, reason: str, details: dict[str, Any],
+        message: dict[str, str] | None = None, **values: Any,
+    ) -> None:  # fmt: skip
+        """A durable event; ``message`` when the text is already filled (a verdict's)."""
+        msg = message if message is not None else text(reason, **values)
         self.outbox.put(
             topics.event(self.cfg.site),
             lambda seq: self.stamp.envelope(
-                "roomprobe.event", seq, event=event, message=text(reason, **values), details=details
+                "roomprobe.event", seq, event=event, message=msg, details=details
             ),
         )
 

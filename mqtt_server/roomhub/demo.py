@@ -73,7 +73,7 @@ def probe_config(site: str, profile: str, broker_port: int, workdir: Path) -> st
         "paths": {"state_dir": workdir / "probes" / site},
         "daemon": {"heartbeat_s": 10},
         "net": {"interval_s": 20, "monitor_interval_s": 10},
-        "audio": {"interval_s": 30},
+        "audio": {"interval_s": 30, "backend": "model"},
         "simulation": {"profile": profile},
     })  # fmt: skip
 

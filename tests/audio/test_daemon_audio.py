@@ -94,3 +94,45 @@ def test_meeting_mode_keeps_the_tone_off(rig: Rig, pulse: Pulse):
     before = len(audio_results(rig))
     time.sleep(6.0)
     assert len(audio_results(rig)) == before, "an audio test ran in meeting mode"
+
+
+def test_howling_between_tests_is_reported_when_it_starts_and_ends(rig: Rig, pulse: Pulse):
+    """The passive watch runs between tests; a howl in the room is an event, not a wait."""
+    import threading
+
+    import numpy as np
+
+    from roomprobe.audio import device
+    from roomprobe.audio.signals import howl, pink_noise
+
+    rig.start_broker()
+    rig.hub()
+    rig.probe(audio={**AUDIO, "interval_s": 3600}, net={"monitor_interval_s": 2.0})
+    time.sleep(3.0)  # the daemon's capture is running and has learnt the quiet room
+
+    def play() -> None:
+        n = 48000 * 4
+        x = howl(n, 48000, 2500.0, -20.0) + pink_noise(n, 1, -60.0)
+        settings = device.DeviceSettings("pulse", 48000, 2, 1024, 4)
+        device.Player(settings).run(np.stack([x, np.zeros(n)], axis=1))
+
+    player = threading.Thread(target=play, daemon=True)
+    player.start()
+
+    def events(kind: str) -> list[dict]:
+        rows = rig.hub_query(
+            "SELECT payload FROM messages WHERE json_extract(payload, '$.event') = ?", kind
+        )
+        return [json.loads(r["payload"]) for r in rows]
+
+    fault = wait_for(lambda: events("fault"), timeout=30, what="a fault event")[0]
+    assert fault["details"]["check"] == "audio.mixer"
+    assert "feedback" in fault["message"]["en"] or "howling" in fault["message"]["en"]
+    player.join(10)
+    cleared = wait_for(lambda: events("fault_cleared"), timeout=30, what="the fault cleared")
+    assert cleared[0]["details"]["cleared"] == "audio.feedback"
+    monitors = rig.hub_query(
+        "SELECT payload FROM messages WHERE schema = 'roomprobe.result.monitor'"
+    )
+    watch = [json.loads(r["payload"])["metrics"].get("audio_watch") for r in monitors]
+    assert any(w and w["channels"][0]["feedback"] for w in watch)
