@@ -26,6 +26,7 @@ EX_USAGE = 2
 EX_DATAERR = 65  # the input file is not what was expected
 EX_NOINPUT = 66
 EX_UNAVAILABLE = 69  # the audio interface cannot be used
+EX_CANTCREAT = 73
 EX_CONFIG = 78
 
 
@@ -309,7 +310,11 @@ def cmd_audio_commission(args: argparse.Namespace) -> int:
     assert outcome.analysis is not None
     ref = Reference.from_analysis(outcome.analysis, utc_iso())
     path = Path(cfg.paths.state_dir) / REFERENCE_FILE
-    ref.save(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ref.save(path)
+    except OSError as exc:
+        return _fail(f"không lưu được {path}", f"cannot save {path}: {exc}", EX_CANTCREAT)
     print(f"đã lưu tham chiếu / reference saved: {path}")
     print(f"  trễ / latency {ref.electrical_latency_ms:.2f} ms, "
           f"loa / speakers {len(ref.arrivals_ms)} "

@@ -16,9 +16,9 @@ import pytest
 
 from roomprobe.audio import active, analysis
 from roomprobe.audio.diagnosis import COMPONENTS, diagnose
+from roomprobe.audio.modelled import FAULT_CASES, FaultCase, measure_room
 from roomprobe.audio.reference import Reference
 from roomprobe.audio.room import Room
-from roomprobe.audio.watch import PassiveWatch
 from roomprobe.config import AudioConfig, Thresholds
 
 CFG = AudioConfig(sweep_s=4.0)
@@ -29,12 +29,8 @@ STIM = active.stimulus(SWEEP, CFG.pre_silence_s, CFG.tail_s)
 
 def run(room: Room, seed: int, reference: Reference | None):
     """As on the box: the watch has heard the room for a while before the test, and during it."""
-    cap = room.render(STIM, seed=seed, start_offset_s=0.3)
-    a = analysis.analyse(SWEEP, cap)
-    watch = PassiveWatch(CFG.rate, 2, mains_hz=CFG.mains_hz)
-    watch.feed(room.ambient(4.0, seed=seed + 100))
-    watch.feed(cap)
-    return a, diagnose(a, T, reference=reference, watch=watch.summary())
+    a, summary = measure_room(room, SWEEP, STIM, seed, ambient_s=4.0)
+    return a, diagnose(a, T, reference=reference, watch=summary)
 
 
 @pytest.fixture(scope="module")
@@ -44,57 +40,14 @@ def reference() -> Reference:
     return Reference.from_analysis(a, "2026-11-29T00:00:00.000Z")
 
 
-FAULTS = [
-    # (fault, room, component, reason, worst status at least)
-    ("dead microphones", Room().with_faults(dead_mic=True), "microphones", "audio.mics_silent"),
-    ("mics not on the record out", Room(mic_in_return=False), "microphones", "audio.mics_silent"),
-    ("one speaker silent", Room().with_faults(dead_speaker=1), "speakers", "audio.speaker_missing"),
-    (
-        "every speaker silent",
-        Room(speaker_distances_m=(4.0,)).with_faults(dead_speaker=0),
-        "speakers",
-        "audio.speakers_silent",
-    ),
-    (
-        "amplifier turned down",
-        Room().with_faults(amp_gain_db=-9),
-        "speakers",
-        "audio.amp_gain_changed",
-    ),
-    (
-        "mixer turned down",
-        Room().with_faults(mixer_gain_db=-10),
-        "mixer",
-        "audio.mixer_gain_changed",
-    ),
-    ("ground-loop hum", Room().with_faults(hum_dbfs=-50), "cabling", "audio.hum"),
-    ("hiss", Room().with_faults(noise_dbfs=-45), "mixer", "audio.noise_high"),
-    ("clipping amplifier", Room().with_faults(amp_clip=0.3), "speakers", "audio.distortion"),
-    ("USB dropouts", Room().with_faults(dropouts=3), "probe", "audio.dropouts"),
-    ("howling", Room().with_faults(feedback_hz=2500, feedback_dbfs=-30), "mixer", "audio.feedback"),
-    ("mixer latency", Room().with_faults(extra_latency_ms=5), "mixer", "audio.latency_changed"),
-    ("damaged driver", Room().with_faults(notch_hz=2000), "speakers", "audio.response_changed"),
-    (
-        "dull speaker",
-        Room().with_faults(tilt_db_per_octave=-4),
-        "speakers",
-        "audio.response_changed",
-    ),
-    ("loopback unplugged", Room(reference_present=False), "probe", "audio.reference_missing"),
-    ("return unplugged", Room().with_faults(mixer_gain_db=-150), "cabling", "audio.no_return"),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "room", "component", "reason"), FAULTS, ids=[f[0] for f in FAULTS]
-)
+@pytest.mark.parametrize("case", FAULT_CASES, ids=[c.name for c in FAULT_CASES])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_each_fault_is_found_on_its_component(reference, name, room, component, reason, seed):
-    _, findings = run(room, seed, reference)
-    got = findings.by_component()[component]
-    assert got.reason == reason, (name, findings.to_list())
+def test_each_fault_is_found_on_its_component(reference, case: FaultCase, seed: int):
+    _, findings = run(case.room, seed, reference)
+    got = findings.by_component()[case.component]
+    assert got.reason == case.reason, (case.name, findings.to_list())
     assert got.status in ("degraded", "fail")
-    expected_actor = "probe" if component == "probe" else "room-audio"
+    expected_actor = "probe" if case.component == "probe" else "room-audio"
     assert got.actor == expected_actor
     assert findings.overall.status in ("degraded", "fail")
     assert got.message["vi"] and got.message["en"] and got.message["vi"] != got.message["en"]
