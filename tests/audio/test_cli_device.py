@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pulse_rig import Pulse, pulse_session
 
 from conftest import probe_toml
+from pulse_rig import Pulse, pulse_session
 
 AUDIO = {
     "capture_device": "pulse",
