@@ -53,10 +53,10 @@ def watch_cost(seconds: float, period: int) -> tuple[float, float]:
     return spent / done, done / spent
 
 
-def analysis_cost(cfg: AudioConfig, repeat: int) -> dict[str, float]:
+def analysis_cost(cfg: AudioConfig, repeat: int, drift_ppm: float = 0.0) -> dict[str, float]:
     sweep = active.make_sweep(cfg)
     played = active.stimulus(sweep, cfg.pre_silence_s, cfg.tail_s)
-    capture = Room().render(played, seed=2, start_offset_s=0.5)
+    capture = Room(drift_ppm=drift_ppm).render(played, seed=2, start_offset_s=0.5)
     t = Thresholds()
     walls, cpus, walls_lean, diag = [], [], [], []
     for _ in range(repeat):
@@ -103,6 +103,11 @@ def main() -> None:
     print(f"  diagnose():               {r['diagnosis_s'] * 1000:.2f} ms")
     print(f"  peak numpy allocations:   {r['peak_alloc_mb']:.0f} MB "
           f"(the capture itself: {r['capture_mb']:.1f} MB)")  # fmt: skip
+    d = analysis_cost(cfg, args.repeat, drift_ppm=60.0)
+    print("\nthe same with 60 ppm of clock drift (resampled, timed twice)")
+    print(f"  analyse():                {d['wall_s']:.3f} s wall, {d['cpu_s']:.3f} s CPU "
+          f"({d['cpu_s'] / r['cpu_s']:.2f}x)")  # fmt: skip
+    print(f"  peak numpy allocations:   {d['peak_alloc_mb']:.0f} MB")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  process max RSS:          {rss:.0f} MB")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,12 @@ def read_wav(path: Path) -> tuple[int, np.ndarray]:
 
 
 def write_wav(path: Path, rate: int, frames: np.ndarray) -> None:
+    """16-bit PCM, scaled as the interface's samples are (device.to_pcm)."""
     from scipy.io import wavfile
 
-    pcm = (np.clip(frames, -1.0, 32767 / 32768) * 32768).astype("<i2")
-    wavfile.write(path, rate, pcm)
+    from .audio.device import to_pcm
+
+    wavfile.write(path, rate, np.frombuffer(to_pcm(frames), dtype="<i2").reshape(frames.shape))
 
 
 def sweep_from_signal(x: np.ndarray, fs: int):
@@ -182,15 +185,21 @@ def cmd_audio_analyze(args: argparse.Namespace) -> int:
                              EX_DATAERR)  # fmt: skip
             sweep = sweep_from_signal(stim[:, 0], rate)
         else:
-            sweep = active.make_sweep(
-                audio_cfg.model_copy(
-                    update={"rate": rate, "sweep_f2_hz": min(audio_cfg.sweep_f2_hz, 0.45 * rate)}
-                )
-            )
-        reference = _load_reference(args.reference, cfg)
-        result = analysis.analyse(sweep, capture)
+            sweep = active.make_sweep(audio_cfg.model_copy(update={"rate": rate}))
     except FileNotFoundError as exc:
         return _fail("không có tệp", f"no such file: {exc.filename}", EX_NOINPUT)
+    except (ValueError, OSError) as exc:
+        return _fail(f"không đọc được {args.stimulus}", f"cannot use {args.stimulus}: {exc}",
+                     EX_DATAERR)  # fmt: skip
+    try:
+        reference = _load_reference(args.reference, cfg)
+    except ValueError as exc:
+        if args.reference:  # asked for by name: a damaged file is the user's to fix
+            return _fail("tệp tham chiếu hỏng", f"bad reference: {exc}", EX_DATAERR)
+        print(f"roomprobe: bỏ qua tệp tham chiếu / reference ignored: {exc}", file=sys.stderr)
+        reference = None
+    try:
+        result = analysis.analyse(sweep, capture)
     except ValueError as exc:
         return _fail("không phân tích được", f"cannot analyse: {exc}", EX_DATAERR)
     watch = PassiveWatch(rate, capture.shape[1], mains_hz=audio_cfg.mains_hz)
@@ -199,7 +208,12 @@ def cmd_audio_analyze(args: argparse.Namespace) -> int:
     findings = diagnose(result, thresholds, reference=reference, watch=summary)
     metrics = result.to_dict()
     metrics["watch"] = summary.to_dict()
-    if args.json:
+    return _report(metrics, findings, args.json)
+
+
+def _report(metrics: dict[str, Any], findings, as_json: bool) -> int:
+    """Print the result (text in both languages, or JSON); the exit status says if all is well."""
+    if as_json:
         out = {"verdict": findings.overall.to_dict(), "components": findings.to_list(),
                "metrics": metrics}  # fmt: skip
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -217,8 +231,7 @@ def _run_on_device(cfg: config.ProbeConfig, save: Path | None):
     from .audio.watch import PassiveWatch
 
     a = cfg.audio
-    loop = CaptureLoop(DeviceSettings(a.capture_device, a.rate, 2, a.period_frames, a.periods),
-                       retry_s=0.5)  # fmt: skip
+    loop = CaptureLoop(DeviceSettings.of(a), retry_s=0.5)
     watch = PassiveWatch(a.rate, 2, mains_hz=a.mains_hz)
     loop.add_listener(lambda frames, index: watch.feed(frames))
     loop.start()
@@ -246,12 +259,34 @@ def _run_on_device(cfg: config.ProbeConfig, save: Path | None):
         loop.stop()
 
 
+def why_not_now(cfg: config.ProbeConfig) -> str | None:
+    """Rule 1 with the daemon's persisted state: meeting mode, the schedule, the clock."""
+    from datetime import UTC, datetime
+
+    from . import host, outbox
+    from .meetings import Schedule, why_no_active_tests
+
+    path = Path(cfg.paths.state_dir) / outbox.FILE_NAME
+    try:
+        mode = outbox.read_state(path, "meeting_mode") == "on"
+        schedule = Schedule.loads(cfg.site, outbox.read_state(path, "schedule"))
+    except sqlite3.Error as exc:
+        return f"the probe's state cannot be read ({exc})"
+    return why_no_active_tests(
+        mode, schedule, datetime.now(UTC), cfg.daemon.meeting_guard_s, host.clock_synced()
+    )
+
+
 def _device_test(args: argparse.Namespace):
     try:
         cfg = config.load(args.config)
     except ConfigError as exc:
         print(report(exc, "roomprobe"), file=sys.stderr)
         return None, EX_CONFIG
+    why = why_not_now(cfg)
+    if why is not None:
+        return None, _fail("không phát tín hiệu thử lúc này (đang họp hoặc chế độ đang họp)",
+                           f"no test tone now: {why}", EX_UNAVAILABLE)  # fmt: skip
     outcome, error, busy = _run_on_device(cfg, Path(args.save) if args.save else None)
     if busy:
         return None, _fail(
@@ -281,13 +316,7 @@ def cmd_audio_test(args: argparse.Namespace) -> int:
         print(f"roomprobe: bỏ qua tệp tham chiếu / reference ignored: {exc}", file=sys.stderr)
         reference = None
     metrics, findings = judge(outcome, cfg.audio, cfg.thresholds, reference)
-    if args.json:
-        out = {"verdict": findings.overall.to_dict(), "components": findings.to_list(),
-               "metrics": metrics}  # fmt: skip
-        print(json.dumps(out, ensure_ascii=False, indent=2))
-    else:
-        _print_findings(metrics, findings)
-    return 0 if findings.overall.status in ("ok", "unknown") else 1
+    return _report(metrics, findings, args.json)
 
 
 def cmd_audio_commission(args: argparse.Namespace) -> int:
@@ -307,8 +336,12 @@ def cmd_audio_commission(args: argparse.Namespace) -> int:
             "phòng đang có lỗi, chưa lưu tham chiếu (sửa lỗi trước, hoặc dùng --force)",
             "the room has faults; no reference saved (fix them first, or use --force)", 1,
         )  # fmt: skip
-    assert outcome.analysis is not None
-    ref = Reference.from_analysis(outcome.analysis, utc_iso())
+    try:
+        if outcome.analysis is None:
+            raise ValueError("the recording could not be analysed")
+        ref = Reference.from_analysis(outcome.analysis, utc_iso())
+    except ValueError as exc:
+        return _fail("không lưu được tham chiếu", f"no reference saved: {exc}", 1)
     path = Path(cfg.paths.state_dir) / REFERENCE_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -318,7 +351,7 @@ def cmd_audio_commission(args: argparse.Namespace) -> int:
     print(f"đã lưu tham chiếu / reference saved: {path}")
     print(f"  trễ / latency {ref.electrical_latency_ms:.2f} ms, "
           f"loa / speakers {len(ref.arrivals_ms)} "
-          f"({', '.join(f'{ms * 0.343:.1f} m' for ms in ref.arrivals_ms)})")  # fmt: skip
+          f"({', '.join(f'{ref.distance_m(ms):.1f} m' for ms in ref.arrivals_ms)})")  # fmt: skip
     return 0
 
 

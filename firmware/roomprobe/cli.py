@@ -120,7 +120,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     cfg = _load_or_report(args.config)
     if cfg is None:
         return EX_CONFIG
-    path = Path(cfg.paths.state_dir) / "outbox.sqlite"
+    path = Path(cfg.paths.state_dir) / outbox.FILE_NAME
     if not path.exists():
         print(f"{path}: no outbox yet (the daemon has not run)")
         return 0

@@ -195,7 +195,11 @@ class AudioConfig(_Section):
         "minimum); also the passive watch's and the safety guard's step",
     )  # fmt: skip
     periods: int = Field(4, ge=2, le=64, description="Periods in the ALSA buffer")
-    sweep_s: float = Field(6.0, ge=1.0, le=30.0, description="Length of the test sweep")
+    sweep_s: float = Field(
+        6.0, ge=1.0, le=8.0,
+        description="Length of the test sweep (up to 8 s keeps the analysis's transforms at "
+        "2^20 points: ~85 MB at the peak)",
+    )  # fmt: skip
     sweep_f1_hz: float = Field(40.0, ge=10.0, le=500.0, description="Sweep start frequency")
     sweep_f2_hz: float = Field(16000.0, ge=4000.0, le=24000.0, description="Sweep end frequency")
     level_dbfs: float = Field(
@@ -204,9 +208,9 @@ class AudioConfig(_Section):
     )  # fmt: skip
     ramp_s: float = Field(0.2, ge=0.01, le=2.0, description="Fade in and out of the test tone")
     pre_silence_s: float = Field(
-        1.0, ge=0.2, le=5.0, description="Silence recorded before the sweep: the noise floor"
+        1.0, ge=0.2, le=1.5, description="Silence recorded before the sweep: the noise floor"
     )
-    tail_s: float = Field(1.5, ge=0.3, le=5.0, description="Recording after the sweep: the decay")
+    tail_s: float = Field(1.5, ge=0.3, le=2.5, description="Recording after the sweep: the decay")
     mains_hz: Literal[50, 60] = Field(50, description="Mains frequency, for hum detection")
     quiet_before_s: float = Field(
         30.0, ge=0, le=3600, description="The room must have been quiet this long before a test"

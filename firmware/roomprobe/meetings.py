@@ -67,3 +67,26 @@ class Schedule:
             except (ValueError, KeyError, TypeError):
                 schedule.meetings = []  # a damaged copy: the hub's retained one comes again
         return schedule
+
+
+def why_no_active_tests(
+    meeting_mode: bool, schedule: Schedule, now: datetime, guard_s: float,
+    clock_synced: bool, room_active: bool = False,
+) -> str | None:  # fmt: skip
+    """Rule 1 in one place: why no tone and no heavy line test may run now, or None.
+
+    The daemon asks before every active test and while one runs; ``roomprobe
+    audio test`` asks with the daemon's persisted state. With meetings on the
+    schedule and a clock not yet synchronised (a Pi without RTC after a power
+    cut), nobody knows whether one is on: wait.
+    """
+    meeting = schedule.current(now, guard_s)
+    if meeting is not None:
+        return f"meeting {meeting.id} is scheduled"
+    if meeting_mode:
+        return "meeting mode is on"
+    if room_active:
+        return "people are talking in the room"
+    if schedule.meetings and not clock_synced:
+        return "meetings are scheduled and the clock is not synchronised"
+    return None

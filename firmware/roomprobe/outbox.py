@@ -164,6 +164,25 @@ def inspect(path: Path | str) -> dict[str, int]:
     return {"waiting": waiting, "rejected": rejected, "last_seq": last}
 
 
+#: The outbox's file in the probe's state folder.
+FILE_NAME = "outbox.sqlite"
+
+
+def read_state(path: Path | str, key: str) -> str | None:
+    """One persisted fact (meeting mode, the schedule), read-only beside a running daemon.
+
+    None when there is no outbox yet or no such fact.
+    """
+    if not Path(path).exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
 def requeue_rejected(path: Path | str) -> int:
     """Put rows the broker refused back in the outbox (after the cause is fixed).
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, host, supervisor, verdicts
+from . import outbox as outbox_mod
 from .config import NetConfig, ProbeConfig
 from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
 from .line import monitor, pacing
@@ -34,7 +35,7 @@ from .line.multistream import LineTestAborted, LineTestError
 from .line.speedtest_cli import SpeedtestError
 from .line.worker import Deferred, LineJob
 from .link import BrokerLink
-from .meetings import Meeting, Schedule
+from .meetings import Meeting, Schedule, why_no_active_tests
 from .outbox import Outbox
 from .simulated import SimulatedAudio, SimulatedLine
 from .texts import text
@@ -57,7 +58,7 @@ class AlreadyRunning(RuntimeError):
     """Another daemon holds this state folder (two would take turns on one MQTT session)."""
 
 
-OUTBOX_FILE = "outbox.sqlite"
+OUTBOX_FILE = outbox_mod.FILE_NAME
 
 
 class ProbeService:
@@ -93,7 +94,7 @@ class ProbeService:
                 cfg.simulation.profile, cfg.site, cfg.simulation.seed, cfg.audio,
                 cfg.thresholds, state_dir,
             )  # fmt: skip
-        self._watch_fault: str | None = None  # the passive watch's last fault reported
+        self._watch_faults: set[str] = set()  # the passive watch's faults reported, not cleared
         self.audio_probe: AudioProbe | None = None
         if cfg.audio.backend == "alsa":
             from .audio.probe import AudioProbe
@@ -205,17 +206,18 @@ class ProbeService:
 
     # -- tests and verdicts -----------------------------------------------------------
 
-    def may_run_active_tests(self) -> bool:
-        """Rule 1: no tone and no heavy bandwidth test while people meet.
+    def why_not_active(self) -> str | None:
+        """Rule 1: why no tone and no heavy bandwidth test may run now (None: they may).
 
-        With meetings on the schedule and a clock not yet synchronised (a Pi
-        without RTC after a power cut), nobody knows whether one is on: wait.
+        People talking in the room count as a meeting nobody scheduled.
         """
-        if self.meeting_mode or self.meeting_now() is not None:
-            return False
-        if self.audio_probe is not None and self.audio_probe.room_active:
-            return False  # people are talking in the room: a meeting nobody scheduled
-        return not (self.schedule.meetings and not host.clock_synced())
+        return why_no_active_tests(
+            self.meeting_mode, self.schedule, datetime.now(UTC), self.cfg.daemon.meeting_guard_s,
+            host.clock_synced(), self.audio_probe is not None and self.audio_probe.room_active,
+        )  # fmt: skip
+
+    def may_run_active_tests(self) -> bool:
+        return self.why_not_active() is None
 
     def meeting_now(self) -> Meeting | None:
         """The scheduled meeting on now (with the guard before and after), if any."""
@@ -240,15 +242,8 @@ class ProbeService:
             return
         interval = self.cfg.net.interval_s if kind == "net" else self.cfg.audio.interval_s
         self._due[kind] = now + interval
-        if not self.may_run_active_tests():
-            meeting = self.meeting_now()
-            why = (
-                f"meeting {meeting.id} is scheduled" if meeting
-                else "meeting mode is on" if self.meeting_mode
-                else "people are talking in the room"
-                if self.audio_probe is not None and self.audio_probe.room_active
-                else "meetings are scheduled and the clock is not synchronised"
-            )  # fmt: skip
+        why = self.why_not_active()
+        if why is not None:
             log.info("%s test skipped: %s", kind, why)
             return
         started = time.time()
@@ -375,16 +370,14 @@ class ProbeService:
         metrics["audio_watch"] = summary.to_dict()
         err = self.audio_probe.capture.error
         findings = diagnose(None, self.cfg.thresholds, watch=summary, device_error=err)
-        bad = [v for v in findings.components if v.status in ("degraded", "fail")]
-        reason = bad[0].reason if bad else None
-        if reason != self._watch_fault:
-            if reason is not None:
-                v = bad[0]
+        bad = {v.reason: v for v in findings.components if v.status in ("degraded", "fail")}
+        for reason, v in bad.items():
+            if reason not in self._watch_faults:
                 self._event("fault", reason, {"check": v.check, "status": v.status,
                                               "actor": v.actor}, message=v.message)  # fmt: skip
-            elif self._watch_fault is not None:
-                self._event("fault_cleared", "audio.ok", {"cleared": self._watch_fault})
-            self._watch_fault = reason
+        for reason in sorted(self._watch_faults - set(bad)):
+            self._event("fault_cleared", "audio.ok", {"cleared": reason})
+        self._watch_faults = set(bad)
 
     def _start_audio_job(self) -> None:
         if self._audio_job is not None or self._line_job is not None:
@@ -535,6 +528,8 @@ class ProbeService:
         self.outbox.set_state("meeting_mode", "on" if on else "off")
         if on and self._line_job is not None:
             self._line_job.abort.set()  # rule 1: the line is the meeting's now
+        if on and self._audio_job is not None:
+            self._audio_job.stop.set()  # rule 1: the tone stops now, not at the next tick
         reason = "event.meeting_mode_on" if on else "event.meeting_mode_off"
         self._event("meeting_mode", reason, {"on": on, "source": source})
         self._publish_status()

@@ -18,7 +18,7 @@ NO_CONFIG = ["--config", "/nonexistent/roomprobe.toml"]
 
 
 def render(room: Room, fs: int = 48000, sweep_s: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    cfg = AudioConfig(rate=fs, sweep_s=sweep_s, sweep_f2_hz=min(16000.0, 0.45 * fs))
+    cfg = AudioConfig(rate=fs, sweep_s=sweep_s)
     sweep = active.make_sweep(cfg)
     played = active.stimulus(sweep, cfg.pre_silence_s, cfg.tail_s)
     return room.render(played, seed=3), played
@@ -59,13 +59,14 @@ def test_a_given_stimulus_is_recognised_as_a_sweep(wavs, capsys):
     assert doc["metrics"]["electrical"]["latency_ms"] == pytest.approx(0.5, abs=0.05)
 
 
-@pytest.mark.parametrize("fs", [44100, 32000])
+@pytest.mark.parametrize("fs", [44100, 32000, 22050, 16000, 8000])
 def test_other_rates_and_mono_files(tmp_path: Path, fs: int, capsys):
     cap, _ = render(Room(fs=fs), fs=fs, sweep_s=6.0)
     path = tmp_path / "mono.wav"
     write_wav(path, fs, cap[:, :1])
-    assert main(["audio", "analyze", str(path), "--json", *NO_CONFIG]) in (0, 1)
+    assert main(["audio", "analyze", str(path), "--json", *NO_CONFIG]) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"]["status"] == "ok", doc["components"]
     assert doc["metrics"]["channels_present"] == [0]  # no reference channel in a mono file
     assert doc["metrics"]["acoustic"] is not None
 

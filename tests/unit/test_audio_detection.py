@@ -89,8 +89,8 @@ def test_decay_times_match_the_model(rt60: float):
     a, _ = run(room, 5, None)
     assert a.room is not None
     assert a.room.t20_s == pytest.approx(rt60, rel=0.1)
-    if a.room.t30_s is not None:
-        assert a.room.t30_s == pytest.approx(rt60, rel=0.1)
+    assert a.room.t30_s == pytest.approx(rt60, rel=0.1)  # a quiet room: range enough for T30
+    assert a.room.c50_db is not None and a.room.sti is not None
 
 
 def _clipped_sine_harmonics(clip: float) -> float:

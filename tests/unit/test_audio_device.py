@@ -75,7 +75,7 @@ def test_overruns_are_counted_and_capture_goes_on():
     try:
         wait(lambda: len(got) == 2)
         assert loop.overruns == 2
-        assert got == [0, 480]  # the index counts frames received, so a recorder sees the loss
+        assert got == [0, 480 + 2 * 480]  # each overrun lost at least a period: the index skips it
         assert loop.error is None
     finally:
         loop.stop()
@@ -111,6 +111,20 @@ def test_a_failing_listener_does_not_stop_the_capture(caplog):
     try:
         wait(lambda: len(got) == 2)
         assert "audio listener failed" in caplog.text
+    finally:
+        loop.stop()
+
+
+def test_a_test_spliced_across_an_overrun_is_not_analysed():
+    """The recorder sees the skipped index; run_active_test reports 'overrun', not a verdict."""
+    pcm = ScriptedPcm([(480, frames_bytes(480)), (-32, b""), (480, frames_bytes(480))])
+    loop = device.CaptureLoop(SETTINGS, opener=lambda s, capture: pcm)
+    rec = device.Recorder()
+    loop.add_listener(rec)
+    loop.start()
+    try:
+        wait(lambda: rec.frames == 960)
+        assert rec.gaps == 1
     finally:
         loop.stop()
 

@@ -67,14 +67,6 @@ def test_bad_band_is_refused():
         S.synchronized_sweep(f2=30000, fs=48000)
 
 
-def test_snr_of_the_sweep_against_the_silence_before_it(stimulus: S.Sweep):
-    rng = np.random.default_rng(3)
-    noise = rng.normal(0, 1e-3, FS)
-    signal = stimulus.signal + rng.normal(0, 1e-3, len(stimulus.signal))
-    rms = 10 ** (stimulus.level_dbfs / 20) / math.sqrt(2)
-    assert S.snr_db(signal, noise) == pytest.approx(20 * math.log10(rms / 1e-3), abs=0.5)
-
-
 def _fundamental_relative(a2: float, a3: float, amp: float) -> tuple[float, float]:
     """Closed-form H2 and H3 (per cent) of y = x + a2 x^2 + a3 x^3 for a sine of amplitude amp.
 

@@ -602,20 +602,6 @@ def test_a_reader_thread_sees_whole_blocks_only():
     assert sum(seconds) == pytest.approx(len(x) // 4800 * 0.1)
 
 
-def test_cost_per_second_of_audio(capsys: pytest.CaptureFixture[str]):
-    """Printed, not asserted: CPU seconds per second of 48 kHz stereo, fed as ALSA periods."""
-    x = busy_capture(6.0)
-    w = W.PassiveWatch(FS, 2)
-    w.feed(x[:FS])  # warm up
-    t0 = time.process_time()
-    for _ in range(3):
-        for i in range(0, len(x), 1024):
-            w.feed(x[i : i + 1024])
-    cost = (time.process_time() - t0) / (3 * len(x) / FS)
-    with capsys.disabled():
-        print(f"\npassive watch: {cost:.4f} s CPU per s of 48 kHz stereo ({100 * cost:.2f} %)")
-
-
 # --- internals worth pinning ------------------------------------------------------------------
 
 

@@ -22,16 +22,18 @@ simulated room. Judging (which component is at fault) is ``diagnosis``'s job.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from . import decay as decay_mod
 from .response import band_levels
-from .sweep import Harmonics, Sweep, deconvolve, harmonics, noise_region
+from .sweep import Harmonics, Sweep, circular_window, deconvolve, harmonics, noise_region
 from .timing import Timing, correct_drift, reference_timing
 
+#: In air at about 20 °C; loudspeaker distances are read from arrival times with it.
+SPEED_OF_SOUND_M_S = 343.0
 #: An arrival counts when it stands this far above the response's noise.
 ARRIVAL_MIN_DB = 20.0
 #: The acoustic path must also stand above the electrical impulse's own skirts.
@@ -45,6 +47,9 @@ ELECTRICAL_WINDOW_S = 0.004
 ACOUSTIC_RESPONSE_S = 0.02
 #: The room's decay is read from this much of the response after the direct sound.
 DECAY_S = 1.5
+#: The capture kept for analysis around the sweep: its silence before, and the decay after.
+KEEP_BEFORE_S = 1.5
+KEEP_AFTER_S = 2.5
 #: Other loudspeakers' direct sounds are looked for this long after the first.
 SPEAKERS_WITHIN_S = 0.03
 
@@ -60,10 +65,11 @@ class Path:
 
     def to_dict(self) -> dict[str, Any]:
         h = self.harmonics
+        thd = None if h is None or not math.isfinite(h.thd_pct) else round(h.thd_pct, 2)
         return {
             "latency_ms": round(self.latency_ms, 2),
-            "gain_db": round(self.gain_db, 1),
-            "thd_pct": None if h is None else round(h.thd_pct, 2),
+            "gain_db": round(self.gain_db, 1) if math.isfinite(self.gain_db) else -240.0,
+            "thd_pct": thd,
             "harmonics_pct": None
             if h is None
             else {str(k): round(v, 3) for k, v in h.levels_pct.items() if math.isfinite(v)},
@@ -120,6 +126,18 @@ class Analysis:
         }
 
 
+def harmonic_band(sweep: Sweep) -> tuple[float, float] | None:
+    """Input frequencies over which H2-H5 are read: 200 Hz-2 kHz, narrowed to fit the sweep.
+
+    Harmonic 5 of the band's top must stay inside the sweep (a file at 16 kHz
+    sweeps only to 7.2 kHz: the band becomes 200-1440 Hz). None when less
+    than an octave is left.
+    """
+    lo = max(200.0, 1.5 * sweep.f1)
+    hi = min(2000.0, sweep.f2 / 5)
+    return (lo, hi) if hi >= 2 * lo else None
+
+
 def _dbfs(x: np.ndarray) -> float | None:
     if len(x) == 0:
         return None
@@ -147,10 +165,6 @@ def _envelope(ir: np.ndarray, fs: int) -> np.ndarray:
     return np.abs(np.fft.ifft(spec))
 
 
-def _window(ir: np.ndarray, start: int, length: int) -> np.ndarray:
-    return ir[np.arange(start, start + length) % len(ir)]
-
-
 def _gain_db(segment: np.ndarray, fs: int) -> float:
     """Gain over 500 Hz-4 kHz, where every path of a meeting room passes."""
     levels = band_levels(segment, fs, 500.0, 4000.0, nfft=max(4096, len(segment)))
@@ -173,8 +187,21 @@ def analyse(
         )
     fs = sweep.fs
     warnings: list[str] = []
+    h_band = harmonic_band(sweep)
+    if with_harmonics and h_band is None:
+        with_harmonics = False
+        warnings.append(f"sweep {sweep.f1:g}-{sweep.f2:g} Hz too narrow for harmonics 2-5")
     if cap.shape[1] == 2:
         timing = reference_timing(sweep, cap[:, 1])
+        if timing.present:
+            # Keep what the analysis reads: the silence before the sweep, the sweep and
+            # the room's decay. PulseAudio's start-up (up to 2 s of nothing) and a long
+            # wait for the tail would only make every transform longer (and memory grows
+            # with the next power of two).
+            lo = max(0, round(timing.start_index) - round(KEEP_BEFORE_S * fs))
+            hi = round(timing.start_index) + len(sweep.signal) + round(KEEP_AFTER_S * fs)
+            cap = cap[lo:hi]
+            timing = replace(timing, start_index=timing.start_index - lo)
         if timing.present and abs(timing.drift_ppm) >= 0.5:
             cap = correct_drift(cap, timing.drift_ppm)
             drift = timing.drift_ppm
@@ -208,36 +235,40 @@ def analyse(
     arrival_levels: list[float] = []
     room = None
     if first is not None and origin is not None:
-        band = (sweep.f2 - sweep.f1) / (fs / 2)  # a wire's peak height: normalise by it
+        band = sweep.wire_peak
         acoustic_at = _acoustic_arrivals(env, noise, first, fs)
         e_len = round(ELECTRICAL_WINDOW_S * fs)
         if acoustic_at:
             e_len = min(e_len, max(acoustic_at[0] - first - round(0.0005 * fs), 8))
         pre_e = round(0.001 * fs)
-        e_seg = _window(ir, first - pre_e, e_len + pre_e)
+        e_seg = circular_window(ir, first - pre_e, e_len + pre_e)
         electrical = Path(
             latency_ms=1000 * (first - origin) / fs,
             gain_db=_gain_db(e_seg, fs),
-            harmonics=harmonics(sweep, ir, first, window_s=e_len / fs) if with_harmonics else None,
+            harmonics=harmonics(sweep, ir, first, window_s=e_len / fs, input_band_hz=h_band)
+            if with_harmonics and h_band is not None
+            else None,
             bands_db=band_levels(e_seg, fs, 1000.0, min(16000.0, sweep.f2)),
         )
         if acoustic_at:
             a0 = acoustic_at[0]
             arrivals = [1000 * (a - origin) / fs for a in acoustic_at]
             arrival_levels = [20 * math.log10(max(env[a] / band, 1e-12)) for a in acoustic_at]
-            direct = _window(ir, a0 - round(0.0005 * fs), round(0.0025 * fs))
-            shaped = _window(ir, a0 - round(0.001 * fs), round(ACOUSTIC_RESPONSE_S * fs))
+            direct = circular_window(ir, a0 - round(0.0005 * fs), round(0.0025 * fs))
+            shaped = circular_window(ir, a0 - round(0.001 * fs), round(ACOUSTIC_RESPONSE_S * fs))
             gap = sweep.rate_l * math.log(6 / 5)
             acoustic = Path(
                 latency_ms=arrivals[0],
                 gain_db=_gain_db(direct, fs),
-                harmonics=harmonics(sweep, ir, a0, window_s=min(0.8 * gap, 0.1))
-                if with_harmonics
+                harmonics=harmonics(
+                    sweep, ir, a0, window_s=min(0.8 * gap, 0.1), input_band_hz=h_band
+                )
+                if with_harmonics and h_band is not None
                 else None,
                 bands_db=band_levels(shaped, fs, 100.0, min(16000.0, sweep.f2)),
             )
             if with_room:
-                tail = _window(ir, a0 - round(0.0005 * fs), round(DECAY_S * fs))
+                tail = circular_window(ir, a0 - round(0.0005 * fs), round(DECAY_S * fs))
                 try:
                     room = decay_mod.room_decay(tail, fs)
                 except ValueError as exc:
@@ -259,7 +290,7 @@ def analyse(
         room=room,
         warnings=tuple(warnings),
         origin=origin or 0,
-        wire_peak=(sweep.f2 - sweep.f1) / (fs / 2),
+        wire_peak=sweep.wire_peak,
         envelope=env,
     )
 

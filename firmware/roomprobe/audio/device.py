@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import AudioConfig
+
 log = logging.getLogger(__name__)
 
 FULL_SCALE = 32768.0
@@ -69,8 +71,28 @@ class DeviceSettings:
     period_frames: int = 1024
     periods: int = 4
 
+    @classmethod
+    def of(cls, cfg: AudioConfig, playback: bool = False) -> DeviceSettings:
+        """The configured capture (or playback) device: always two channels.
+
+        Playback keeps only two periods buffered (43 ms at the defaults): what is
+        buffered still plays after an abort, and the tone must stop within 200 ms
+        of people starting to talk. Capture keeps ``periods`` (a longer buffer
+        there only absorbs scheduling delays).
+        """
+        if playback:
+            return cls(cfg.playback_device, cfg.rate, 2, cfg.period_frames, min(cfg.periods, 2))
+        return cls(cfg.capture_device, cfg.rate, 2, cfg.period_frames, cfg.periods)
+
 
 def _open(settings: DeviceSettings, capture: bool):
+    """Open the PCM with explicit rate, channels, format, period and periods.
+
+    The rate and channels ALSA actually gave are read back from ``info()``: a
+    device that will not run at the configured rate is refused by name. The
+    period may be adjusted by the device (PulseAudio does); that only changes
+    the block size, so it is logged, not refused.
+    """
     import alsaaudio  # the probe extra; the hub never imports this module
 
     kind = alsaaudio.PCM_CAPTURE if capture else alsaaudio.PCM_PLAYBACK
@@ -88,6 +110,9 @@ def _open(settings: DeviceSettings, capture: bool):
     except alsaaudio.ALSAAudioError as exc:
         raise classify(exc, settings.device, settings.rate) from exc
     info = pcm.info()
+    if info.get("period_size") not in (None, settings.period_frames):
+        log.info("%s: period of %s frames instead of %s", settings.device,
+                 info.get("period_size"), settings.period_frames)  # fmt: skip
     if info.get("rate") != settings.rate or info.get("channels") != settings.channels:
         pcm.close()
         raise AudioDeviceError(
@@ -114,8 +139,9 @@ class CaptureLoop:
 
     A listener gets ``(frames, index)``: float frames (n x channels) and the
     running index of their first frame since the loop started, so a recorder
-    and the safety guard agree on time. Overruns are counted (each loses
-    audio, so a test running through one is repeated). If the device fails or
+    and the safety guard agree on time. Overruns are counted and move the
+    index on by a period (each loses audio: a test that ran through one is
+    not analysed, and reports the overrun). If the device fails or
     disappears the loop records the error, closes it and tries again every
     ``retry_s``; it never raises into the daemon.
     """
@@ -161,6 +187,9 @@ class CaptureLoop:
             except AudioDeviceError as exc:
                 self._fail(exc)
                 continue
+            except Exception as exc:  # e.g. pyalsaaudio missing: a verdict, not a dead thread
+                self._fail(classify(exc, self.settings.device, self.settings.rate))
+                continue
             self.error = None
             try:
                 self._read_from(pcm)
@@ -182,7 +211,10 @@ class CaptureLoop:
         while not self._stop.is_set():
             n, data = pcm.read()
             if n == EPIPE:
+                # At least one period was lost: move the index on, so a recorder
+                # sees the gap and a test spliced across it is not analysed.
                 self.overruns += 1
+                self.frames_read += self.settings.period_frames
                 continue
             if n < 0:
                 raise OSError(f"capture read returned {n}")
@@ -260,14 +292,21 @@ class Player:
     def aborted(self) -> bool:
         return self._abort.is_set()
 
-    def run(self, signal: np.ndarray) -> bool:
-        """Play ``signal``; True if it played to the end, False if aborted."""
+    def run(self, signal: np.ndarray, alive: Callable[[], bool] | None = None) -> bool:
+        """Play ``signal``; True if it played to the end, False if aborted.
+
+        ``alive`` is asked before every period; False aborts like :meth:`abort`
+        (the safety guard's heartbeat: no tone plays while nobody listens).
+        """
         pcm = self._opener(self.settings, False)
         step = self.settings.period_frames
         fade = max(1, round(self.fade_s * self.settings.rate))
         try:
             self.started_at = time.monotonic()
             for i in range(0, len(signal), step):
+                if alive is not None and not self._abort.is_set() and not alive():
+                    log.warning("audio test: the capture stopped; stopping the tone")
+                    self._abort.set()
                 if self._abort.is_set():
                     block = signal[i : i + step].copy()
                     k = min(fade, len(block))

@@ -199,7 +199,7 @@ def diagnose(
         lowest = min(range(len(changes)), key=changes.__getitem__)
         if max(changes) - changes[lowest] > t.audio_speaker_drop_db:
             c.add("speakers", "fail", "audio.speaker_missing",
-                  value=ref.arrivals_ms[lowest] * 0.343)  # fmt: skip
+                  value=ref.distance_m(ref.arrivals_ms[lowest]))  # fmt: skip
     e_thd = e.harmonics.thd_pct if e is not None and e.harmonics is not None else 0.0
     if ac.harmonics is not None and ac.harmonics.thd_pct > t.audio_max_thd_pct >= e_thd:
         s = "degraded" if ac.harmonics.thd_pct <= 2 * t.audio_max_thd_pct else "fail"

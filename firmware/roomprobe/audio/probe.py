@@ -64,6 +64,8 @@ def judge(
     """Metrics and findings of one finished test (pure: no device, no clock)."""
     if outcome.status == "failed":
         return empty_metrics(), diagnose(None, thresholds, device_error=outcome.error)
+    if outcome.status == "overrun":  # audio was lost mid-sweep: the probe's fault, nothing else
+        return empty_metrics(), diagnose(None, thresholds, overruns=outcome.overruns)
     if outcome.status == "aborted" or outcome.analysis is None:
         metrics = {**empty_metrics(), "aborted": True}
         return metrics, diagnose(None, thresholds, aborted=True, overruns=outcome.overruns)
@@ -122,9 +124,7 @@ class AudioProbe:
         self.cfg = cfg
         self.thresholds = thresholds
         self.reference_path = Path(state_dir) / REFERENCE_FILE
-        self.capture = CaptureLoop(
-            DeviceSettings(cfg.capture_device, cfg.rate, 2, cfg.period_frames, cfg.periods)
-        )
+        self.capture = CaptureLoop(DeviceSettings.of(cfg))
         self.watch = PassiveWatch(cfg.rate, 2, mains_hz=cfg.mains_hz)
         self._last_active = -float("inf")
         self._overruns_seen = 0
@@ -143,6 +143,9 @@ class AudioProbe:
         return self.watch.speech_score(block, exclude=exclude)
 
     def start(self) -> None:
+        # Heard nobody yet is not the same as quiet: a box restarting in the middle of a
+        # meeting nobody scheduled must listen for quiet_before_s before any tone.
+        self._last_active = time.monotonic()
         self.capture.start()
 
     def stop(self) -> None:

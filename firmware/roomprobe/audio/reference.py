@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .analysis import Analysis
+from .analysis import SPEED_OF_SOUND_M_S, Analysis
 
 VERSION = 1
 
@@ -55,6 +55,16 @@ class Reference:
             noise_floor_dbfs=a.noise_floor_dbfs,
             rt30_s=None if a.room is None else a.room.t30_s,
         )
+
+    def distance_m(self, arrival_ms: float) -> float:
+        """How far a loudspeaker is from the microphones, from its commissioned arrival.
+
+        An arrival is counted from the reference and includes the mixer twice
+        (the probe's channel out, the microphone's channel back), which the
+        electrical path's latency measures once.
+        """
+        mixer_ms = self.electrical_latency_ms or 0.0
+        return max(arrival_ms - 2 * mixer_ms, 0.0) * SPEED_OF_SOUND_M_S / 1000
 
     def to_json(self) -> str:
         d: dict[str, Any] = asdict(self)

@@ -50,8 +50,8 @@ import numpy as np
 from scipy import signal as sps
 
 from roomprobe.audio import signals
+from roomprobe.audio.analysis import SPEED_OF_SOUND_M_S
 
-SPEED_OF_SOUND_M_S = 343.0
 TALKER_LEVEL_DBFS = -30.0
 TALKER_DISTANCE_M = 1.5  # a talker from the nearest microphone
 _ROOM_SEED = 0x524F4F4D  # the room's geometry is fixed: the same for every render

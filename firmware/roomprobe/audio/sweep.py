@@ -41,6 +41,11 @@ class Sweep:
     def duration_s(self) -> float:
         return len(self.signal) / self.fs
 
+    @property
+    def wire_peak(self) -> float:
+        """The height of a straight wire's response: a band-limited impulse, B / (fs / 2)."""
+        return (self.f2 - self.f1) / (self.fs / 2)
+
     def harmonic_advance_s(self, n: int) -> float:
         """How much earlier than the linear response harmonic ``n`` appears."""
         return self.rate_l * math.log(n)
@@ -65,14 +70,12 @@ def synchronized_sweep(
     return Sweep(fs, f1, f2, rate_l, x * 10 ** (level_dbfs / 20), level_dbfs)
 
 
-def deconvolve(sweep: Sweep, recorded: np.ndarray) -> np.ndarray:
-    """Impulse response of the chain: regularised spectral division within the sweep's band.
+def transfer(sweep: Sweep, recorded: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The chain's transfer function on an ``n``-point grid: ``(H(f), f)``.
 
-    The result has length ``N`` (a power of two); the linear response starts at
-    index ``latency``, harmonic n's response at ``latency - L ln(n) fs`` wrapped
-    round to the end of the array.
+    Regularised spectral division within the sweep's band (outside it the
+    sweep has no energy to divide by), zero elsewhere.
     """
-    n = 1 << (len(recorded) + len(sweep.signal)).bit_length()
     x_f = np.fft.rfft(sweep.signal, n)
     y_f = np.fft.rfft(np.asarray(recorded, dtype=np.float64), n)
     freqs = np.fft.rfftfreq(n, 1 / sweep.fs)
@@ -81,7 +84,23 @@ def deconvolve(sweep: Sweep, recorded: np.ndarray) -> np.ndarray:
     h_f = np.zeros_like(y_f)
     floor = 1e-6 * power[in_band].max()
     h_f[in_band] = y_f[in_band] * np.conj(x_f[in_band]) / (power[in_band] + floor)
-    return np.fft.irfft(h_f, n)
+    return h_f, freqs
+
+
+def fft_length(sweep: Sweep, recorded: np.ndarray) -> int:
+    """A power of two that holds the linear deconvolution without wrapping."""
+    return 1 << (len(recorded) + len(sweep.signal)).bit_length()
+
+
+def deconvolve(sweep: Sweep, recorded: np.ndarray) -> np.ndarray:
+    """Impulse response of the chain.
+
+    The result has length ``N`` (a power of two); the linear response starts at
+    index ``latency``, harmonic n's response at ``latency - L ln(n) fs`` wrapped
+    round to the end of the array.
+    """
+    n = fft_length(sweep, recorded)
+    return np.fft.irfft(transfer(sweep, recorded, n)[0], n)
 
 
 @dataclass(frozen=True)
@@ -95,17 +114,8 @@ def linear_response(sweep: Sweep, ir: np.ndarray) -> Linear:
     """The linear response's arrival and gain, from the first half of the IR."""
     half = ir[: len(ir) // 2]
     peak = int(np.argmax(np.abs(half)))
-    # A straight wire gives a band-limited impulse of height B/(fs/2); normalise by it.
-    band = (sweep.f2 - sweep.f1) / (sweep.fs / 2)
-    gain = abs(half[peak]) / band
+    gain = abs(half[peak]) / sweep.wire_peak
     return Linear(peak / sweep.fs, 20 * math.log10(max(gain, 1e-12)), peak)
-
-
-def snr_db(signal: np.ndarray, noise: np.ndarray) -> float:
-    """RMS of the recorded sweep against the RMS of the silence recorded before it."""
-    s = float(np.sqrt(np.mean(np.square(signal))))
-    q = float(np.sqrt(np.mean(np.square(noise))))
-    return 20 * math.log10(s / q) if q > 0 else math.inf
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ def noise_region(sweep: Sweep, peak_index: int, clear_order: int = 8) -> tuple[i
     return start, stop
 
 
-def _window(ir: np.ndarray, start: int, length: int) -> np.ndarray:
+def circular_window(ir: np.ndarray, start: int, length: int) -> np.ndarray:
     """``length`` samples from ``start``, wrapping round the circular IR."""
     return ir[np.arange(start, start + length) % len(ir)]
 
@@ -169,7 +179,7 @@ def harmonics(
     freqs = np.fft.rfftfreq(nfft, 1 / fs)
 
     def spectrum(start: int) -> np.ndarray:
-        return np.abs(np.fft.rfft(_window(ir, start - pre, length + pre), nfft)) ** 2
+        return np.abs(np.fft.rfft(circular_window(ir, start - pre, length + pre), nfft)) ** 2
 
     linear = spectrum(peak_index)
     # Noise: windows in the IR's noise-only stretch, the ones nearest the

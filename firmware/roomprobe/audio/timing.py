@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from .sweep import Sweep
+from .sweep import Sweep, fft_length, transfer
 
 #: The reference counts as connected when this share of its response's energy lies
 #: within 2 ms of its peak: a wire gives nearly all of it, noise a tiny part.
@@ -64,14 +64,8 @@ def _band_delay(spectrum: np.ndarray, freqs: np.ndarray, lo: float, hi: float) -
 
 def reference_timing(sweep: Sweep, reference: np.ndarray) -> Timing:
     """Arrival and clock drift from the loopback channel of a capture."""
-    n = 1 << (len(reference) + len(sweep.signal)).bit_length()
-    x_f = np.fft.rfft(sweep.signal, n)
-    y_f = np.fft.rfft(np.asarray(reference, dtype=np.float64), n)
-    freqs = np.fft.rfftfreq(n, 1 / sweep.fs)
-    power = np.abs(x_f) ** 2
-    in_band = (freqs >= sweep.f1) & (freqs <= sweep.f2)
-    h_f = np.zeros_like(y_f)
-    h_f[in_band] = y_f[in_band] * np.conj(x_f[in_band]) / (power[in_band] + 1e-6 * power.max())
+    n = fft_length(sweep, reference)
+    h_f, freqs = transfer(sweep, reference, n)
     # Presence is judged where the sweep is strong (not its faded ends, where
     # dividing by little energy magnifies noise).
     strong = (freqs >= max(200.0, sweep.f1)) & (freqs <= sweep.f2 / 2)
