@@ -118,3 +118,20 @@ def test_a_reference_turns_a_quieter_amplifier_into_a_finding(tmp_path: Path, wa
     assert code == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["verdict"]["reason"] == "audio.amp_gain_changed"
+
+
+def test_no_test_tone_by_hand_in_meeting_mode(tmp_path: Path, capsys):
+    """Rule 1 holds at the keyboard too: the daemon's saved meeting mode refuses the tone."""
+    from conftest import probe_toml
+    from roomprobe.outbox import FILE_NAME, Outbox
+
+    state = tmp_path / "state"
+    state.mkdir()
+    box = Outbox(state / FILE_NAME, "00000000-0000-4000-8000-000000000001")
+    box.set_state("meeting_mode", "on")
+    box.close()
+    conf = tmp_path / "probe.toml"
+    conf.write_text(probe_toml("dak-ang", 1883, state, audio={"capture_device": "pulse"}))
+    for command in ("test", "commission"):
+        assert main(["audio", command, "--config", str(conf)]) == 69
+        assert "meeting mode is on" in capsys.readouterr().err

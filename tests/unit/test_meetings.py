@@ -53,3 +53,20 @@ def test_the_stored_copy_round_trips_and_a_damaged_one_is_ignored():
     assert Schedule.loads("dak-ang", "{not json").meetings == []
     assert Schedule.loads("dak-ang", '[{"id": "x"}]').meetings == []
     assert Schedule.loads("dak-ang", None).meetings == []
+
+
+def test_rule_one_names_why_no_active_test_may_run():
+    from roomprobe.meetings import why_no_active_tests
+
+    s = Schedule("dak-ang")
+    s.accept(PAYLOAD)
+    quiet_hour = T0 - timedelta(hours=3)
+    assert why_no_active_tests(False, s, quiet_hour, 600, True) is None
+    assert why_no_active_tests(False, s, T0, 600, True) == "meeting ours is scheduled"
+    assert why_no_active_tests(True, s, quiet_hour, 600, True) == "meeting mode is on"
+    assert why_no_active_tests(False, s, quiet_hour, 600, True, room_active=True) == (
+        "people are talking in the room"
+    )
+    assert "clock is not synchronised" in why_no_active_tests(False, s, quiet_hour, 600, False)
+    # No meetings on the schedule: an unsynchronised clock cannot hide one.
+    assert why_no_active_tests(False, Schedule("dak-ang"), quiet_hour, 600, False) is None
