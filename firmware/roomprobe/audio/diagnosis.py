@@ -38,6 +38,33 @@ from .watch import WatchSummary
 
 COMPONENTS: tuple[str, ...] = ("probe", "cabling", "mixer", "speakers", "microphones")
 
+#: Every finding's reason code and the component it belongs to: the one place the
+#: diagnosis, the operators' page (docs/operators/audio.md) and its test read.
+FINDINGS: dict[str, str] = {
+    "audio.device_missing": "probe",
+    "audio.device_busy": "probe",
+    "audio.rate_unsupported": "probe",
+    "audio.device_error": "probe",
+    "audio.overruns": "probe",
+    "audio.dropouts": "probe",
+    "audio.reference_missing": "probe",
+    "audio.no_return": "cabling",
+    "audio.hum": "cabling",
+    "audio.mixer_gain_changed": "mixer",
+    "audio.latency_changed": "mixer",
+    "audio.mixer_distortion": "mixer",
+    "audio.clipping": "mixer",
+    "audio.level_low": "mixer",
+    "audio.noise_high": "mixer",
+    "audio.feedback": "mixer",
+    "audio.speakers_silent": "speakers",
+    "audio.speaker_missing": "speakers",
+    "audio.amp_gain_changed": "speakers",
+    "audio.distortion": "speakers",
+    "audio.response_changed": "speakers",
+    "audio.mics_silent": "microphones",
+}
+
 
 def _actor(component: str) -> str:
     return "probe" if component == "probe" else "room-audio"
@@ -60,7 +87,8 @@ class _Collector:
         self.found: dict[str, list[Verdict]] = {c: [] for c in COMPONENTS}
         self.unknown: set[str] = set()
 
-    def add(self, component: str, status: Status, reason: str, **values: Any) -> None:
+    def add(self, status: Status, reason: str, **values: Any) -> None:
+        component = FINDINGS[reason]
         self.found[component].append(
             make(f"audio.{component}", status, reason, _actor(component), **values)  # type: ignore[arg-type]
         )
@@ -98,16 +126,16 @@ def _watch_findings(c: _Collector, watch: WatchSummary | None, t: Thresholds) ->
         return
     ret = watch.channels[0]
     if watch.overruns:
-        c.add("probe", "degraded", "audio.overruns", value=watch.overruns)
+        c.add("degraded", "audio.overruns", value=watch.overruns)
     if ret.dropouts > t.audio_max_dropouts:
-        c.add("probe", "degraded", "audio.dropouts", value=ret.dropouts)
+        c.add("degraded", "audio.dropouts", value=ret.dropouts)
     if ret.hum and ret.hum_dbfs is not None:
-        c.add("cabling", "degraded", "audio.hum", value=ret.hum_dbfs)
+        c.add("degraded", "audio.hum", value=ret.hum_dbfs)
     if ret.feedback:
         hz = max(ret.feedback, key=lambda f: f[1])[0]
-        c.add("mixer", "fail", "audio.feedback", value=hz)
+        c.add("fail", "audio.feedback", value=hz)
     if ret.clip_events:
-        c.add("mixer", "degraded", "audio.clipping")
+        c.add("degraded", "audio.clipping")
 
 
 def diagnose(
@@ -119,47 +147,47 @@ def diagnose(
     c = _Collector()
     _watch_findings(c, watch, t)
     if device_error is not None:
-        c.add("probe", "fail", device_error.reason, problem=device_error.detail)
+        c.add("fail", device_error.reason, problem=device_error.detail)
         c.unknown.update(COMPONENTS[1:])
         return c.result()
     if overruns and not (watch and watch.overruns):
-        c.add("probe", "degraded", "audio.overruns", value=overruns)
+        c.add("degraded", "audio.overruns", value=overruns)
     if aborted or a is None:
         c.unknown.update(COMPONENTS[1:])
         return c.result("audio.test_aborted" if aborted else None)
 
     ref = reference
     if not a.timing.present and not math.isnan(a.timing.share):  # stereo, reference silent
-        c.add("probe", "degraded", "audio.reference_missing")
+        c.add("degraded", "audio.reference_missing")
     e = a.electrical
     if e is None and a.acoustic is None:
-        c.add("cabling", "fail", "audio.no_return")
+        c.add("fail", "audio.no_return")
         c.unknown.update(("mixer", "speakers", "microphones"))
         return c.result()
 
     # Clipping on the return while the sweep played.
     if a.peak_dbfs is not None and a.peak_dbfs >= -0.1:
-        c.add("mixer", "degraded", "audio.clipping")
+        c.add("degraded", "audio.clipping")
     # The mixer: the electrical path against the reference, or absolute limits.
     if e is not None:
         if ref is not None and ref.electrical_gain_db is not None:
             change = e.gain_db - ref.electrical_gain_db
             if (s := _change(change, t.audio_max_gain_change_db)) != "ok":
-                c.add("mixer", s, "audio.mixer_gain_changed", value=change)
+                c.add(s, "audio.mixer_gain_changed", value=change)
         if ref is not None and ref.electrical_latency_ms is not None:
             change = e.latency_ms - ref.electrical_latency_ms
             if (s := _change(change, t.audio_max_latency_change_ms)) != "ok":
-                c.add("mixer", s, "audio.latency_changed", value=change)
+                c.add(s, "audio.latency_changed", value=change)
         if e.harmonics is not None and e.harmonics.thd_pct > t.audio_max_thd_pct:
             s = "degraded" if e.harmonics.thd_pct <= 2 * t.audio_max_thd_pct else "fail"
-            c.add("mixer", s, "audio.mixer_distortion", value=e.harmonics.thd_pct,
+            c.add(s, "audio.mixer_distortion", value=e.harmonics.thd_pct,
                   limit=t.audio_max_thd_pct)  # fmt: skip
     if a.level_dbfs is not None and a.level_dbfs < t.audio_min_level_dbfs:
         s = "degraded" if a.level_dbfs >= t.audio_min_level_dbfs - 10 else "fail"
-        c.add("mixer", s, "audio.level_low", value=a.level_dbfs, limit=t.audio_min_level_dbfs)
+        c.add(s, "audio.level_low", value=a.level_dbfs, limit=t.audio_min_level_dbfs)
     if a.snr_db is not None and a.snr_db < t.audio_min_snr_db:
         s = "degraded" if a.snr_db >= t.audio_min_snr_db - 10 else "fail"
-        c.add("mixer", s, "audio.noise_high", value=a.snr_db, limit=t.audio_min_snr_db)
+        c.add(s, "audio.noise_high", value=a.snr_db, limit=t.audio_min_snr_db)
 
     # Microphones: alive if they carried the sweep through the air, or the room's noise.
     floor = a.noise_floor_dbfs
@@ -174,9 +202,9 @@ def diagnose(
     if ac is None:
         if heard_room or heard_people:
             if acoustic_expected:
-                c.add("speakers", "fail", "audio.speakers_silent")
+                c.add("fail", "audio.speakers_silent")
         elif ref is not None and ref.acoustic_latency_ms is not None:
-            c.add("microphones", "fail", "audio.mics_silent")
+            c.add("fail", "audio.mics_silent")
             c.unknown.add("speakers")
         else:  # no microphones in the return, and none commissioned: not measured
             c.unknown.update(("speakers", "microphones"))
@@ -188,7 +216,7 @@ def diagnose(
     if ref is not None and ref.acoustic_gain_db is not None:
         change = ac.gain_db - ref.acoustic_gain_db - e_change  # the mixer's share is the mixer's
         if (s := _change(change, t.audio_max_gain_change_db)) != "ok":
-            c.add("speakers", s, "audio.amp_gain_changed", value=change)
+            c.add(s, "audio.amp_gain_changed", value=change)
     if ref is not None and len(ref.arrivals_ms) >= 2:
         # Each commissioned arrival's change; a volume change moves them all alike,
         # a silent loudspeaker takes its own arrival down against the others'.
@@ -198,12 +226,12 @@ def diagnose(
         ]
         lowest = min(range(len(changes)), key=changes.__getitem__)
         if max(changes) - changes[lowest] > t.audio_speaker_drop_db:
-            c.add("speakers", "fail", "audio.speaker_missing",
+            c.add("fail", "audio.speaker_missing",
                   value=ref.distance_m(ref.arrivals_ms[lowest]))  # fmt: skip
     e_thd = e.harmonics.thd_pct if e is not None and e.harmonics is not None else 0.0
     if ac.harmonics is not None and ac.harmonics.thd_pct > t.audio_max_thd_pct >= e_thd:
         s = "degraded" if ac.harmonics.thd_pct <= 2 * t.audio_max_thd_pct else "fail"
-        c.add("speakers", s, "audio.distortion", value=ac.harmonics.thd_pct,
+        c.add(s, "audio.distortion", value=ac.harmonics.thd_pct,
               limit=t.audio_max_thd_pct)  # fmt: skip
     if ref is not None and ref.bands_db and ref.acoustic_latency_ms is not None:
         try:
@@ -212,6 +240,6 @@ def diagnose(
             dev = None
         s = "ok" if dev is None else _change(dev.max_db, t.audio_max_response_dev_db)
         if dev is not None and s != "ok":
-            c.add("speakers", s, "audio.response_changed", value=dev.max_db,
+            c.add(s, "audio.response_changed", value=dev.max_db,
                   band=dev.worst_hz)  # fmt: skip
     return c.result()
