@@ -136,3 +136,36 @@ def test_howling_between_tests_is_reported_when_it_starts_and_ends(rig: Rig, pul
     )
     watch = [json.loads(r["payload"])["metrics"].get("audio_watch") for r in monitors]
     assert any(w and w["channels"][0]["feedback"] for w in watch)
+
+
+def test_people_talking_hold_the_test_until_the_room_is_quiet(rig: Rig, pulse: Pulse):
+    """Speech in the room is a meeting nobody scheduled: no tone until it has been quiet."""
+    import threading
+
+    import numpy as np
+
+    from roomprobe.audio import device
+    from roomprobe.audio.signals import pink_noise, speech_like
+    from roomprobe.contract import parse_utc
+
+    rig.start_broker()
+    rig.hub()
+    ended: list[float] = []
+
+    def talk() -> None:
+        n = 48000 * 10
+        voice = speech_like(10.0, 48000, seed=9, level_dbfs=-25.0) + pink_noise(n, 2, -65.0)
+        settings = device.DeviceSettings("pulse", 48000, 2, 1024, 4)
+        device.Player(settings).run(np.stack([voice, np.zeros(n)], axis=1))
+        ended.append(time.time())
+
+    talker = threading.Thread(target=talk, daemon=True)
+    talker.start()
+    time.sleep(1.0)  # people are already talking when the box starts
+    rig.probe(audio={**AUDIO, "quiet_before_s": 2.0, "interval_s": 1.0})
+    result = wait_for(lambda: audio_results(rig), timeout=90, what="an audio result")[0]
+    talker.join(15)
+    assert ended, "the talker did not finish"
+    started = parse_utc(result["started_at"]).timestamp()
+    assert started >= ended[0] + 1.5, "the tone started while people talked, or right after"
+    assert result["metrics"].get("aborted") is not True
