@@ -157,8 +157,8 @@ def _config_or_default(path: str) -> config.ProbeConfig | None:
 
 def cmd_audio_analyze(args: argparse.Namespace) -> int:
     from .audio import active, analysis
-    from .audio.diagnosis import diagnose
-    from .audio.watch import PassiveWatch
+    from .audio.probe import report
+    from .audio.watch import summary_of
 
     try:
         cfg = _config_or_default(args.config)
@@ -202,12 +202,8 @@ def cmd_audio_analyze(args: argparse.Namespace) -> int:
         result = analysis.analyse(sweep, capture)
     except ValueError as exc:
         return _fail("không phân tích được", f"cannot analyse: {exc}", EX_DATAERR)
-    watch = PassiveWatch(rate, capture.shape[1], mains_hz=audio_cfg.mains_hz)
-    watch.feed(capture)
-    summary = watch.summary()
-    findings = diagnose(result, thresholds, reference=reference, watch=summary)
-    metrics = result.to_dict()
-    metrics["watch"] = summary.to_dict()
+    summary = summary_of(capture, fs=rate, mains_hz=audio_cfg.mains_hz)
+    metrics, findings = report(result, summary, thresholds, reference)
     return _report(metrics, findings, args.json)
 
 
@@ -223,7 +219,10 @@ def _report(metrics: dict[str, Any], findings, as_json: bool) -> int:
 
 
 def _run_on_device(cfg: config.ProbeConfig, save: Path | None):
-    """One active test on the configured interface, refusing while people talk."""
+    """One active test on the configured interface, refusing while people talk.
+
+    Returns (outcome, device error, what the watch heard: a summary, or "busy").
+    """
     import time
 
     from .audio.active import run_active_test
@@ -254,7 +253,7 @@ def _run_on_device(cfg: config.ProbeConfig, save: Path | None):
             write_wav(save / "capture.wav", a.rate, outcome.capture)
             played = stimulus(make_sweep(a), a.pre_silence_s, a.tail_s)
             write_wav(save / "stimulus.wav", a.rate, played[:, :1])
-        return outcome, outcome.error, None
+        return outcome, outcome.error, watch.summary()
     finally:
         loop.stop()
 
@@ -287,8 +286,8 @@ def _device_test(args: argparse.Namespace):
     if why is not None:
         return None, _fail("không phát tín hiệu thử lúc này (đang họp hoặc chế độ đang họp)",
                            f"no test tone now: {why}", EX_UNAVAILABLE)  # fmt: skip
-    outcome, error, busy = _run_on_device(cfg, Path(args.save) if args.save else None)
-    if busy:
+    outcome, error, heard = _run_on_device(cfg, Path(args.save) if args.save else None)
+    if heard == "busy":
         return None, _fail(
             "trong phòng đang có người nói, không phát tín hiệu thử",
             "people are talking in the room: no test tone now", EX_UNAVAILABLE,
@@ -300,7 +299,7 @@ def _device_test(args: argparse.Namespace):
     if outcome.status == "aborted":
         return None, _fail("đã dừng vì có người nói", "stopped: people started talking",
                            EX_UNAVAILABLE)  # fmt: skip
-    return (cfg, outcome), 0
+    return (cfg, outcome, heard), 0
 
 
 def cmd_audio_test(args: argparse.Namespace) -> int:
@@ -309,13 +308,13 @@ def cmd_audio_test(args: argparse.Namespace) -> int:
     got, code = _device_test(args)
     if got is None:
         return code
-    cfg, outcome = got
+    cfg, outcome, heard = got
     try:
         reference = _load_reference(None, cfg)
     except ValueError as exc:
         print(f"roomprobe: bỏ qua tệp tham chiếu / reference ignored: {exc}", file=sys.stderr)
         reference = None
-    metrics, findings = judge(outcome, cfg.audio, cfg.thresholds, reference)
+    metrics, findings = judge(outcome, cfg.audio, cfg.thresholds, reference, heard)
     return _report(metrics, findings, args.json)
 
 
@@ -327,8 +326,8 @@ def cmd_audio_commission(args: argparse.Namespace) -> int:
     got, code = _device_test(args)
     if got is None:
         return code
-    cfg, outcome = got
-    metrics, findings = judge(outcome, cfg.audio, cfg.thresholds, None)
+    cfg, outcome, heard = got
+    metrics, findings = judge(outcome, cfg.audio, cfg.thresholds, None, heard)
     bad = [v for v in findings.components if v.status in ("degraded", "fail")]
     if bad and not args.force:
         _print_findings(metrics, findings)

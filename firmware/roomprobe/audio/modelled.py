@@ -24,11 +24,11 @@ from ..contract import utc_iso
 from . import reference as reference_mod
 from .active import make_sweep, stimulus
 from .analysis import Analysis, analyse
-from .diagnosis import Findings, diagnose
-from .probe import REFERENCE_FILE
+from .diagnosis import Findings
+from .probe import REFERENCE_FILE, report
 from .room import Faults, Room
 from .sweep import Sweep
-from .watch import PassiveWatch, WatchSummary
+from .watch import WatchSummary, summary_of
 
 #: Each simulation profile's room: the faults a district meets. The line profiles have a
 #: healthy audio chain; "broken-speaker" has one of its two loudspeakers dead.
@@ -97,10 +97,8 @@ def measure_room(
     daemon's always-on watch has) and hears the test's capture too.
     """
     capture = room.render(played, seed=seed, start_offset_s=start_offset_s)
-    watch = PassiveWatch(room.fs, 2, mains_hz=mains_hz)
-    watch.feed(room.ambient(ambient_s, seed=seed + 100_003))
-    watch.feed(capture)
-    return analyse(sweep, capture), watch.summary()
+    before = room.ambient(ambient_s, seed=seed + 100_003)
+    return analyse(sweep, capture), summary_of(before, capture, fs=room.fs, mains_hz=mains_hz)
 
 
 class ModelAudio:
@@ -141,6 +139,4 @@ class ModelAudio:
     def audio_test(self) -> tuple[dict[str, Any], Findings]:
         ref = self.reference()
         a, summary = self._test(self.room, self._rng.randrange(1 << 30))
-        metrics = a.to_dict()
-        metrics["watch"] = summary.to_dict()
-        return metrics, diagnose(a, self.thresholds, reference=ref, watch=summary)
+        return report(a, summary, self.thresholds, ref)

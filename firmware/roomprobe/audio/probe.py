@@ -23,9 +23,10 @@ from ..config import AudioConfig, Thresholds
 from ..verdicts import Verdict
 from . import reference as reference_mod
 from .active import Outcome, run_active_test
+from .analysis import Analysis
 from .device import CaptureLoop, DeviceSettings
 from .diagnosis import Findings, diagnose
-from .watch import PassiveWatch
+from .watch import PassiveWatch, WatchSummary, summary_of
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +58,36 @@ class TestResult:
         return self.findings.overall
 
 
+def report(
+    a: Analysis, watch: WatchSummary, thresholds: Thresholds,
+    reference: reference_mod.Reference | None, overruns: int = 0,
+) -> tuple[dict[str, Any], Findings]:  # fmt: skip
+    """An analysed test's metrics (the watch's included) and its findings."""
+    metrics = a.to_dict()
+    metrics["watch"] = watch.to_dict()
+    findings = diagnose(a, thresholds, reference=reference, watch=watch, overruns=overruns)
+    return metrics, findings
+
+
 def judge(
     outcome: Outcome, cfg: AudioConfig, thresholds: Thresholds,
-    reference: reference_mod.Reference | None,
+    reference: reference_mod.Reference | None, watch: WatchSummary | None = None,
 ) -> tuple[dict[str, Any], Findings]:  # fmt: skip
-    """Metrics and findings of one finished test (pure: no device, no clock)."""
+    """Metrics and findings of one finished test (pure: no device, no clock).
+
+    ``watch``: what the always-on watch heard (the daemon's, over the test and
+    the minutes before it); without it, a watch over the test's capture alone.
+    """
     if outcome.status == "failed":
         return empty_metrics(), diagnose(None, thresholds, device_error=outcome.error)
     if outcome.status == "overrun":  # audio was lost mid-sweep: the probe's fault, nothing else
         return empty_metrics(), diagnose(None, thresholds, overruns=outcome.overruns)
-    if outcome.status == "aborted" or outcome.analysis is None:
+    if outcome.status == "aborted" or outcome.analysis is None or outcome.capture is None:
         metrics = {**empty_metrics(), "aborted": True}
         return metrics, diagnose(None, thresholds, aborted=True, overruns=outcome.overruns)
-    watch = PassiveWatch(cfg.rate, 2, mains_hz=cfg.mains_hz)
-    if outcome.capture is not None:
-        watch.feed(outcome.capture)
-    summary = watch.summary()
-    metrics = outcome.analysis.to_dict()
-    metrics["watch"] = summary.to_dict()
-    findings = diagnose(
-        outcome.analysis, thresholds, reference=reference, watch=summary,
-        overruns=outcome.overruns,
-    )  # fmt: skip
-    return metrics, findings
+    if watch is None:
+        watch = summary_of(outcome.capture, fs=cfg.rate, mains_hz=cfg.mains_hz)
+    return report(outcome.analysis, watch, thresholds, reference, outcome.overruns)
 
 
 class AudioJob:
@@ -108,7 +116,8 @@ class AudioJob:
             except ValueError as exc:
                 log.warning("audio reference ignored: %s", exc)
                 ref = None
-            metrics, findings = judge(outcome, p.cfg, p.thresholds, ref)
+            heard = p.watch.summary(reset=False)  # the always-on watch, test included
+            metrics, findings = judge(outcome, p.cfg, p.thresholds, ref, heard)
             self.result = TestResult(outcome.status, metrics, findings, started, outcome)
         except Exception as exc:
             log.exception("audio test failed")

@@ -939,3 +939,12 @@ class PassiveWatch:
             if reset:
                 self._reset_window()
             return out
+
+
+def summary_of(*captures: np.ndarray, fs: int, mains_hz: float = 50.0) -> WatchSummary:
+    """The watch's summary over captures heard one after the other (frames x channels)."""
+    channels = captures[0].shape[1] if captures[0].ndim == 2 else 1
+    watch = PassiveWatch(fs, channels, mains_hz=mains_hz)
+    for capture in captures:
+        watch.feed(capture)
+    return watch.summary()
