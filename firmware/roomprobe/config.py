@@ -217,6 +217,53 @@ class AudioConfig(_Section):
     )
 
 
+#: BCM GPIO numbers on the Pi's 40-pin header (the same on the 3B+, 4B and Zero 2 W).
+GPIO_PINS = range(2, 28)
+Pins3 = tuple[int, int, int]
+
+
+class HardwareConfig(_Section):
+    """The indicators and the button: which GPIO pins (BCM numbers), and whether to drive them.
+
+    The defaults leave GPIO 2/3 (I2C: the optional real-time clock) and 14/15
+    (the serial console) free. hardware/README.md's pin table is generated
+    from these defaults.
+    """
+
+    leds: Literal["none", "gpio", "mock"] = Field(
+        "none",
+        description="'gpio' drives the LEDs and reads the button on a Pi; 'mock' on gpiozero's "
+        "MockFactory (a machine without GPIO: the demo); 'none' has no indicators",
+    )
+    network_pins: Pins3 = Field((17, 27, 22), description="Network light: red, green, blue")
+    audio_pins: Pins3 = Field((23, 24, 25), description="Audio light: red, green, blue")
+    system_pins: Pins3 = Field((5, 6, 13), description="System light: red, green, blue")
+    button_pin: int = Field(26, description="Test button, to ground (internal pull-up)")
+    hold_s: float = Field(
+        3.0, ge=1.0, le=10.0, description="Holding the button this long toggles meeting mode"
+    )
+
+    @model_validator(mode="after")
+    def _pins_exist_once(self) -> HardwareConfig:
+        uses: dict[int, str] = {}
+        wanted = [
+            *((p, f"network_pins[{i}]") for i, p in enumerate(self.network_pins)),
+            *((p, f"audio_pins[{i}]") for i, p in enumerate(self.audio_pins)),
+            *((p, f"system_pins[{i}]") for i, p in enumerate(self.system_pins)),
+            (self.button_pin, "button_pin"),
+        ]
+        for pin, name in wanted:
+            if pin not in GPIO_PINS:
+                raise ValueError(f"{name} = {pin}: not a GPIO pin of the header (2-27)")
+            if pin in uses:
+                raise ValueError(f"{name} = {pin}: already used by {uses[pin]}")
+            uses[pin] = name
+        return self
+
+    def pins(self) -> dict[str, Pins3]:
+        return {"network": self.network_pins, "audio": self.audio_pins, "system": self.system_pins}
+
+
 SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker")
 
 
@@ -236,6 +283,7 @@ class ProbeConfig(_Section):
     thresholds: Thresholds = Thresholds()
     net: NetConfig = NetConfig()
     audio: AudioConfig = AudioConfig()
+    hardware: HardwareConfig = HardwareConfig()
     simulation: SimulationConfig = SimulationConfig()
 
     _site_id = field_validator("site")(lambda v: topics.check_site_id(v))

@@ -28,6 +28,8 @@ from . import __version__, host, supervisor, verdicts
 from . import outbox as outbox_mod
 from .config import NetConfig, ProbeConfig
 from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
+from .leds.legend import LedState
+from .leds.status import Snapshot, showing
 from .line import monitor, pacing
 from .line.budget import DataBudget
 from .line.monitor import LightMonitor
@@ -43,10 +45,13 @@ from .texts import text
 if TYPE_CHECKING:  # numpy and scipy load only on a box that measures real audio
     from .audio.modelled import ModelAudio
     from .audio.probe import AudioJob, AudioProbe
+    from .leds.panel import Panel
 
 log = logging.getLogger(__name__)
 
 LOOP_STEP_S = 0.1
+#: The system light shows "starting" for this long after the daemon starts.
+BOOT_S = 10.0
 LOCK_FILE = "roomprobe.lock"
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: accepted, but nobody will get it
 # PUBACK reasons that no retry can fix: not authorised, topic name invalid, payload
@@ -95,6 +100,11 @@ class ProbeService:
                 cfg.thresholds, state_dir,
             )  # fmt: skip
         self._watch_faults: set[str] = set()  # the passive watch's faults reported, not cleared
+        self.panel: Panel | None = None
+        if cfg.hardware.leds != "none":
+            from .leds.panel import Panel
+
+            self.panel = Panel(cfg.hardware)
         self.audio_probe: AudioProbe | None = None
         if cfg.audio.backend == "alsa":
             from .audio.probe import AudioProbe
@@ -172,6 +182,10 @@ class ProbeService:
         for kind, due in list(self._due.items()):
             if now >= due:
                 self._run_test(kind, now)
+        if self.panel is not None:
+            for press in self.panel.presses():
+                self._on_button(press)
+            self.panel.show(self._leds())
         self._pump()
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.cfg.daemon.heartbeat_s
@@ -191,6 +205,8 @@ class ProbeService:
             self._audio_job.join(5.0)
         if self.audio_probe is not None:
             self.audio_probe.stop()
+        if self.panel is not None:
+            self.panel.close()
         # Give acknowledgements in flight a moment, so a restart resends less.
         deadline = time.monotonic() + ack_wait_s
         while self._inflight and self.link.connected and time.monotonic() < deadline:
@@ -439,6 +455,38 @@ class ProbeService:
             )
         return verdicts.make("system", "ok", "system.ok")
 
+    # -- the front panel ------------------------------------------------------------------
+
+    def _leds(self) -> dict[str, LedState]:
+        """What each indicator shows now (sent in every status, shown on the box if it has LEDs)."""
+        running = set()
+        if self._line_job is not None:
+            running.add("net")
+        if self._audio_job is not None:
+            running.add("audio")
+        snap = Snapshot(
+            verdicts=self.current, running=frozenset(running), meeting_mode=self.meeting_mode,
+            booting=time.monotonic() - self.started < BOOT_S,
+            broker_connected=self.link.connected,
+        )  # fmt: skip
+        return showing(snap)
+
+    def _on_button(self, press: str) -> None:
+        """Short: test now (rule 1 still applies). Long: meeting mode on or off."""
+        if press == "long":
+            self._event("button", "event.button_long", {"press": "long"})
+            self.set_meeting_mode(not self.meeting_mode, "button")
+            return
+        why = self.why_not_active()
+        if why is not None:
+            log.info("test button: no test now: %s", why)
+            self._event("button", "event.button_refused", {"press": "short", "why": why})
+            return
+        self._event("button", "event.button_test", {"press": "short"})
+        now = time.monotonic()
+        for kind in ("net", "audio"):
+            self._run_test(kind, now)
+
     # -- status ---------------------------------------------------------------------------
 
     def _status(self, online: bool) -> dict[str, Any]:
@@ -454,7 +502,7 @@ class ProbeService:
             simulated=self.cfg.simulated,
             outbox_pending=self.outbox.count(),
             verdicts={k: v.to_dict() for k, v in self.current.items()},
-            leds={k: v.status for k, v in self.current.items()},
+            leds={k: v.key for k, v in self._leds().items()},
         )  # fmt: skip
 
     def _publish_status(self) -> None:

@@ -232,6 +232,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.started": ("Thiết bị đã khởi động", "The probe has started"),
     "event.meeting_mode_on": ("Đã bật chế độ đang họp", "Meeting mode switched on"),
     "event.meeting_mode_off": ("Đã tắt chế độ đang họp", "Meeting mode switched off"),
+    "event.button_test": (
+        "Đã nhấn nút kiểm tra: đang kiểm tra đường truyền và âm thanh",
+        "Test button pressed: testing the line and the audio now",
+    ),
+    "event.button_refused": (
+        "Đã nhấn nút kiểm tra nhưng không kiểm tra: đang họp, đang bật chế độ đang họp "
+        "hoặc trong phòng có người nói",
+        "Test button pressed, but no test: a meeting is on, meeting mode is on, or people "
+        "are talking in the room",
+    ),
+    "event.button_long": (
+        "Đã nhấn giữ nút kiểm tra: đổi chế độ đang họp",
+        "Test button held: meeting mode switched",
+    ),
     "event.config_rejected": (
         "Cấu hình có lỗi, đang dùng cấu hình cũ. Chi tiết (tiếng Anh) cho cán bộ CNTT: {problems}",
         "The configuration has errors, using the previous one: {problems}",
