@@ -223,6 +223,17 @@ def cmd_net_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import report
+
+    cfg = _load_or_report(args.config)
+    if cfg is None:
+        return EX_CONFIG
+    text, code = report(cfg)
+    print(text, end="")
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomprobe",
@@ -274,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="the hub's line-test endpoint (for its host)")
     p.add_argument("--every", type=float, default=2.0, help="seconds per line (default 2)")
     p.set_defaults(func=cmd_net_watch)
+
+    p = sub.add_parser(
+        "doctor", help="what the lights mean now, the last results and what to do (vi/en)"
+    )
+    with_config(p)
+    p.set_defaults(func=cmd_doctor)
 
     from .audio_cli import register
 

@@ -16,6 +16,7 @@ import fcntl
 import json
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -53,6 +54,10 @@ LOOP_STEP_S = 0.1
 #: The system light shows "starting" for this long after the daemon starts.
 BOOT_S = 10.0
 LOCK_FILE = "roomprobe.lock"
+#: What ``roomprobe doctor`` reads: the latest status and each kind's latest result.
+NOW_FILE = "now.json"
+#: The now-file is rewritten when what it says changes, and at least this often.
+NOW_REFRESH_S = 600.0
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: accepted, but nobody will get it
 # PUBACK reasons that no retry can fix: not authorised, topic name invalid, payload
 # format invalid. Every other failure (quota exceeded, unspecified ...) is retried.
@@ -100,6 +105,9 @@ class ProbeService:
                 cfg.thresholds, state_dir,
             )  # fmt: skip
         self._watch_faults: set[str] = set()  # the passive watch's faults reported, not cleared
+        self._last_results: dict[str, dict[str, Any]] = {}  # kind -> latest, for doctor
+        self._now_written: dict[str, Any] | None = None
+        self._now_written_at = -float("inf")
         self.panel: Panel | None = None
         if cfg.hardware.leds != "none":
             from .leds.panel import Panel
@@ -426,6 +434,12 @@ class ProbeService:
         self, kind: str, metrics: dict[str, Any], verdict: verdicts.Verdict, started: float,
         simulated: bool = True, **extra: Any,
     ) -> None:  # fmt: skip
+        self._last_results[kind] = {
+            "at": utc_iso(_from_epoch(started)),
+            "verdict": verdict.to_dict(),
+            "metrics": metrics,
+            **({"components": extra["components"]} if "components" in extra else {}),
+        }
         self.outbox.put(
             topics.result(self.cfg.site, kind),
             lambda seq: self.stamp.envelope(
@@ -507,9 +521,32 @@ class ProbeService:
 
     def _publish_status(self) -> None:
         supervisor.notify("STATUS=" + ", ".join(f"{k} {v.status}" for k, v in self.current.items()))
-        self.link.publish(
-            topics.status(self.cfg.site), encode(self._status(online=True)), retain=True
-        )
+        status = self._status(online=True)
+        self.link.publish(topics.status(self.cfg.site), encode(status), retain=True)
+        self._write_now(status)
+
+    def _write_now(self, status: dict[str, Any]) -> None:
+        """Keep state_dir/now.json for ``roomprobe doctor``: the status and the last results.
+
+        Written (atomically) when what it says changes, or every NOW_REFRESH_S,
+        not on every heartbeat: the SD card's writes are counted.
+        """
+        steady = {k: v for k, v in status.items()
+                  if k not in ("ts", "msg_id", "uptime_s", "seq")}  # fmt: skip
+        doc = {"status": steady, "last": self._last_results}
+        now = time.monotonic()
+        if doc == self._now_written and now - self._now_written_at < NOW_REFRESH_S:
+            return
+        path = Path(self.cfg.paths.state_dir) / NOW_FILE
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps({**doc, "written_at": utc_iso()}, ensure_ascii=False),
+                           encoding="utf-8")  # fmt: skip
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk must not stop the daemon
+            log.warning("cannot write %s: %s", path, exc)
+            return
+        self._now_written, self._now_written_at = doc, now
 
     # -- outbox ---------------------------------------------------------------------------
 
