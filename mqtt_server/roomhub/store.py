@@ -198,6 +198,7 @@ def sites_overview(db: sqlite3.Connection, names: dict[str, str]) -> list[dict[s
                 "simulated": status["simulated"] if status else None,
                 "meeting_mode": status["meeting_mode"] if status else None,
                 "verdicts": status["verdicts"] if status else None,
+                "leds": status["leds"] if status else None,
                 "results": latest,
                 "missing": missing_count(db, site),
                 # The probe's own count of results not yet acknowledged by the broker.

@@ -112,11 +112,28 @@ def create_app(
             "consumer": consumer.state() if consumer is not None else None,
         }
 
+    def lamp(indicator: str, key: str | None, lang: str) -> dict[str, str] | None:
+        """The box's light as the room sees it: colour, pattern and meaning (the legend's)."""
+        from roomprobe.leds import legend
+
+        try:
+            st = legend.state(indicator, key or "")
+        except KeyError:
+            return None
+        i = 0 if lang == "vi" else 1
+        pattern = legend.PATTERN_NAMES[st.pattern][i]
+        return {
+            "colour": st.colour,
+            "pattern": st.pattern.name.lower(),
+            "title": f"{st.meaning[i]} ({legend.COLOUR_NAMES[st.colour][i]}, {pattern})",
+        }
+
     @app.get("/", response_class=HTMLResponse)
     def board(conn: DB, lang: str = "vi") -> str:
         lang = lang if lang in LANGS else "vi"
         return templates.get_template("board.html").render(
             lang=lang,
+            lamp=lamp,
             other_lang="en" if lang == "vi" else "vi",
             t=labels(lang),
             hub_name=cfg.name,

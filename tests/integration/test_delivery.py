@@ -106,6 +106,14 @@ def test_results_flow_from_probe_to_hub_store_and_api(rig: Rig):
     page = urllib.request.urlopen(f"http://127.0.0.1:{rig.web_port}/", timeout=10).read()
     text = page.decode()
     assert "Xã Đắk Ang" in text and "Liên hệ nhà mạng" in text
+    # The box's lights as the legend draws them: the slow line's light blinks (its state
+    # comes from the probe's status, e.g. red fast blink for "fail").
+    net_led = site["leds"]["network"]
+    from roomprobe.leds.legend import state
+
+    lit = state("network", net_led)
+    assert f'class="lamp {lit.colour} {lit.pattern.name.lower()}"' in text
+    assert lit.meaning[0] in text  # the lamp's tooltip, Vietnamese on the Vietnamese page
     english = urllib.request.urlopen(f"http://127.0.0.1:{rig.web_port}/?lang=en", timeout=10)
     assert "Call the ISP" in english.read().decode()
 
