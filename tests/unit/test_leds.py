@@ -134,26 +134,58 @@ def test_blinking_states_blink_at_their_rate_in_their_colour(factory, st: L.LedS
         assert peak == pytest.approx(duty)
 
 
-def test_flash_is_a_short_blip_every_two_seconds(factory):
-    st = L.state("network", "unknown")
+@pytest.mark.parametrize("st", [s for s in L.STATES if s.pattern is L.Pattern.FLASH],
+                         ids=lambda s: f"{s.indicator}-{s.key}")  # fmt: skip
+def test_flash_is_a_short_blip_every_two_seconds(factory, st: L.LedState):
     leds = Indicators(PINS, pin_factory=factory)
-    leds.show({"network": st})
+    leds.show({st.indicator: st})
     time.sleep(2.3)
     leds.close()
-    pin = factory.pin(PINS["network"][0])
-    runs = on_runs(pin, 1.0)
-    assert runs and runs[0] == pytest.approx(0.1, abs=0.05)
+    lit = [i for i, duty in enumerate(st.rgb) if duty > 0]
+    pin = factory.pin(PINS[st.indicator][lit[0]])
+    runs = on_runs(pin, st.rgb[lit[0]])
+    assert runs and runs[0] == pytest.approx(L.TIMING[L.Pattern.FLASH][0], abs=0.05)
+    for i, duty in enumerate(st.rgb):
+        peak = max(s.state for s in factory.pin(PINS[st.indicator][i]).states)
+        assert peak == pytest.approx(duty)
 
 
-def test_pulse_fades_through_intermediate_levels(factory):
-    st = L.state("audio", "test_running")
+@pytest.mark.parametrize("st", [s for s in L.STATES if s.pattern is L.Pattern.PULSE],
+                         ids=lambda s: f"{s.indicator}-{s.key}")  # fmt: skip
+def test_pulse_fades_through_intermediate_levels(factory, st: L.LedState):
     leds = Indicators(PINS, pin_factory=factory)
-    leds.show({"audio": st})
+    leds.show({st.indicator: st})
     time.sleep(1.2)
     leds.close()
-    blue = [s.state for s in factory.pin(PINS["audio"][2]).states]
-    assert any(0.2 < v < 0.8 for v in blue) and max(blue) > 0.9
-    assert max(s.state for s in factory.pin(PINS["audio"][0]).states) == 0  # no red in blue
+    for i, duty in enumerate(st.rgb):
+        levels = [s.state for s in factory.pin(PINS[st.indicator][i]).states]
+        if duty == 0:
+            assert max(levels) == 0  # no other colour mixed in
+        else:
+            assert any(0.2 * duty < v < 0.8 * duty for v in levels)  # fading, not switching
+            assert max(levels) == pytest.approx(duty, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "expected"),
+    [
+        (Snapshot(verdicts(net="fail"), running=frozenset({"net"})), {"network": "test_running"}),
+        (Snapshot(verdicts(audio="fail", audio_actor="probe"), meeting_mode=True),
+         {"system": "probe_fault"}),
+        (Snapshot(verdicts(), booting=True, broker_connected=False), {"system": "booting"}),
+        (Snapshot(verdicts(), broker_connected=False, meeting_mode=True), {"system": "no_broker"}),
+    ],
+)  # fmt: skip
+def test_a_conflict_shows_the_winner_on_the_pins(factory, snapshot, expected):
+    leds = Indicators(PINS, pin_factory=factory)
+    leds.show(showing(snapshot))
+    time.sleep(1.1)  # a pulse takes a second to reach its full colour
+    for indicator, key in expected.items():
+        st = L.state(indicator, key)
+        for i, duty in enumerate(st.rgb):
+            peak = max(s.state for s in factory.pin(PINS[indicator][i]).states)
+            assert peak == pytest.approx(duty, abs=0.05), (indicator, key, i)
+    leds.close()
 
 
 def test_an_unchanged_state_is_not_restarted(factory):
