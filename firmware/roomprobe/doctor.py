@@ -17,6 +17,7 @@ from typing import Any
 
 from . import outbox
 from .config import ProbeConfig
+from .contract import parse_utc
 from .leds.legend import INDICATOR_NAMES, INDICATORS, state
 from .meetings import Schedule
 from .service import LOCK_FILE, NOW_FILE
@@ -38,6 +39,14 @@ def daemon_running(state_dir: Path) -> bool:
 
 def _line(vi: str, en: str, indent: str = "") -> list[str]:
     return [f"{indent}{vi}", f"{indent}  {en}"]
+
+
+def _local(iso: str) -> str:
+    """A result's UTC time in the box's own time zone (the image sets the district's)."""
+    try:
+        return f"{parse_utc(iso).astimezone():%Y-%m-%d %H:%M}"
+    except ValueError:
+        return iso
 
 
 def _fmt(v: Any, unit: str = "", nd: int = 1) -> str:
@@ -91,7 +100,7 @@ def report(cfg: ProbeConfig, now: datetime | None = None) -> tuple[str, int]:
     if net:
         m = net.get("metrics", {})
         out += _line(
-            f"- Đường truyền ({net['at']}): tải xuống {_fmt(m.get('download_mbps'))} Mbps, "
+            f"- Đường truyền ({_local(net['at'])}): tải xuống {_fmt(m.get('download_mbps'))} Mbps, "
             f"tải lên {_fmt(m.get('upload_mbps'))} Mbps, độ trễ {_fmt(m.get('rtt_ms'), ' ms', 0)}",
             f"Line: download {_fmt(m.get('download_mbps'))} Mbps, upload "
             f"{_fmt(m.get('upload_mbps'))} Mbps, latency {_fmt(m.get('rtt_ms'), ' ms', 0)}",
@@ -101,7 +110,7 @@ def report(cfg: ProbeConfig, now: datetime | None = None) -> tuple[str, int]:
     audio = last.get("audio")
     if audio:
         v = audio["verdict"]["message"]
-        out += _line(f"- Âm thanh ({audio['at']}): {v['vi']}", f"Audio: {v['en']}")
+        out += _line(f"- Âm thanh ({_local(audio['at'])}): {v['vi']}", f"Audio: {v['en']}")
         for c in audio.get("components", []):
             if c["status"] in ("degraded", "fail"):
                 out += _line(f"  • {c['message']['vi']}", c["message"]["en"], "  ")
