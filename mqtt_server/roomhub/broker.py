@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -22,6 +23,28 @@ class BrokerError(RuntimeError):
     """mosquitto is missing or would not start."""
 
 
+@dataclass(frozen=True)
+class Security:
+    """TLS with the district's CA, and accounts with an ACL (roomhub.pki, roomhub.access)."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    password_file: Path
+    acl_file: Path
+
+    def tls_lines(self) -> str:
+        # Per-listener options: they follow the listener line. TLS 1.2 or newer only;
+        # probes authenticate with their account, not with a client certificate.
+        return (
+            f"cafile {self.cafile}\ncertfile {self.certfile}\nkeyfile {self.keyfile}\n"
+            "tls_version tlsv1.2\nrequire_certificate false\n"
+        )
+
+    def auth_lines(self) -> str:
+        return f"password_file {self.password_file}\nacl_file {self.acl_file}\n"
+
+
 def render_config(
     port: int,
     data_dir: Path,
@@ -29,16 +52,23 @@ def render_config(
     allow_anonymous: bool = True,
     log_dest: str = "stderr",
     user: str | None = None,
+    security: Security | None = None,
 ) -> str:
-    """The project's mosquitto.conf; ``user`` defaults to whoever runs this (owner of data_dir)."""
+    """The project's mosquitto.conf; ``user`` defaults to whoever runs this (owner of data_dir).
+
+    With ``security``, the listener takes TLS only, anonymous access is refused
+    whatever ``allow_anonymous`` says, and accounts and the ACL apply.
+    """
     template = (resources.files("roomhub") / "mosquitto.conf.template").read_text("utf-8")
     return Template(template).substitute(
         port=port,
         bind=bind,
         data_dir=str(data_dir),
-        allow_anonymous="true" if allow_anonymous else "false",
+        allow_anonymous="true" if allow_anonymous and security is None else "false",
         log_dest=log_dest,
         user=user or getpass.getuser(),
+        tls=security.tls_lines() if security else "",
+        auth=security.auth_lines() if security else "",
     )
 
 
@@ -69,8 +99,12 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> 
 class Broker:
     """A mosquitto process with the project's config in ``workdir``."""
 
-    def __init__(self, workdir: Path, port: int | None = None, bind: str = "127.0.0.1"):
+    def __init__(
+        self, workdir: Path, port: int | None = None, bind: str = "127.0.0.1",
+        security: Security | None = None,
+    ):  # fmt: skip
         self.workdir = Path(workdir)
+        self.security = security
         self.bind = bind
         self.port = port or free_port()
         self.data_dir = self.workdir / "data"
@@ -80,7 +114,10 @@ class Broker:
 
     def start(self) -> Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(render_config(self.port, self.data_dir, self.bind), encoding="utf-8")
+        self.conf.write_text(
+            render_config(self.port, self.data_dir, self.bind, security=self.security),
+            encoding="utf-8",
+        )
         log = open(self.log, "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.conf)],
