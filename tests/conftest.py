@@ -97,12 +97,12 @@ def probe_toml(
 
 def hub_toml(
     port: int, db: Path, web_port: int, host: str = "127.0.0.1", udp_port: int = 0,
-    **consumer: Any,
+    mqtt: dict[str, Any] | None = None, **consumer: Any,
 ) -> str:  # fmt: skip
     return tomlconfig.dumps({
         "hub_id": "test-hub",
         "name": "Hub thử nghiệm",
-        "mqtt": {"host": host, "port": port},
+        "mqtt": {"host": host, "port": port, **(mqtt or {})},
         "storage": {"path": db},
         "web": {"host": host, "port": web_port},
         "line": {"udp_echo_port": udp_port},
@@ -146,11 +146,17 @@ class Rig:
         self.procs.append(proc)
         return proc.start() if start else proc
 
-    def hub(self, start: bool = True, **consumer: Any) -> Proc:
+    def hub(self, start: bool = True, mqtt: dict[str, Any] | None = None, **consumer: Any) -> Proc:
         conf = self.tmp / "hub.toml"
         conf.write_text(
             hub_toml(
-                self.broker.port, self.hub_db, self.web_port, self.host, self.udp_port, **consumer
+                self.broker.port,
+                self.hub_db,
+                self.web_port,
+                self.host,
+                self.udp_port,
+                mqtt,
+                **consumer,
             ),
             "utf-8",
         )

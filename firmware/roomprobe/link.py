@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -137,6 +138,13 @@ class BrokerLink:
             protocol=mqtt.MQTTv5,
         )
         client.connect_timeout = CONNECT_TIMEOUT_S
+        try:
+            context = self.cfg.tls_context()
+        except (OSError, ssl.SSLError) as exc:
+            self._schedule_retry(f"cannot read the CA certificate {self.cfg.tls_ca}: {exc}")
+            return
+        if context is not None:
+            client.tls_set_context(context)
         if self.cfg.username:
             try:
                 client.username_pw_set(self.cfg.username, self._password())

@@ -9,6 +9,7 @@ this module only turns its errors into sentences.
 from __future__ import annotations
 
 import json
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,8 +55,24 @@ class BrokerConnection(Section):
         None, description="File holding the broker password (kept out of the config itself)"
     )
     keepalive_s: int = Field(30, ge=5, le=3600)
+    tls_ca: Path | None = Field(
+        None,
+        description="The district CA's certificate: set, the connection is TLS and the broker "
+        "must prove itself with a certificate that CA signed; None for a plain test broker",
+    )
 
     _host = field_validator("host")(lambda v: check_host(v))
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """TLS 1.2+ verifying the broker against ``tls_ca`` (and its host name); None if unset.
+
+        Raises OSError when the CA file cannot be read, which callers report and retry.
+        """
+        if self.tls_ca is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.tls_ca))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
 
 
 def report(exc: ConfigError, program: str) -> str:

@@ -55,6 +55,9 @@ class Consumer:
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
+        context = cfg.mqtt.tls_context()  # a bad CA file stops the hub with a clear error
+        if context is not None:
+            self.client.tls_set_context(context)
         if cfg.mqtt.username:
             password = None
             if cfg.mqtt.password_file:

@@ -211,3 +211,43 @@ def test_a_ca_is_never_overwritten(tmp_path: Path):
     with pytest.raises(FileExistsError, match="already holds a CA"):
         pki.make_ca(tmp_path)
     assert oct((tmp_path / "ca.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_probe_and_hub_deliver_end_to_end_over_tls_with_their_accounts(tmp_path: Path):
+    """The real daemon and hub, each with its account and the district CA, on the secure broker."""
+    from conftest import Rig, wait_for
+
+    ca = pki.make_ca(tmp_path / "pki")
+    server = pki.make_server_cert(ca, tmp_path / "pki", ["127.0.0.1"])
+    pw = tmp_path / "passwd"
+    secrets = {}
+    for user in ("dak-ang", access.HUB_USER):
+        secrets[user] = tmp_path / f"{user}.secret"
+        secrets[user].write_text(PASSWORDS[user] + "\n")
+        access.set_password(pw, user, PASSWORDS[user])
+    acl = tmp_path / "acl"
+    acl.write_text(access.render_acl(), encoding="utf-8")
+    (tmp_path / "rig").mkdir()
+    rig = Rig(tmp_path / "rig")
+    rig.broker = Broker(tmp_path / "broker", security=Security(ca.cert, server.cert, server.key,
+                                                               pw, acl))  # fmt: skip
+    try:
+        rig.start_broker()
+        rig.hub(mqtt={"username": access.HUB_USER, "password_file": secrets[access.HUB_USER],
+                      "tls_ca": ca.cert})  # fmt: skip
+        rig.probe(mqtt={"username": "dak-ang", "password_file": secrets["dak-ang"],
+                        "tls_ca": ca.cert})  # fmt: skip
+        wait_for(lambda: rig.stored() >= 3, timeout=60, what="results stored through TLS")
+        online = rig.hub_query("SELECT online FROM sites WHERE site = 'dak-ang'")
+        assert online and online[0]["online"] == 1
+    finally:
+        rig.close()
+
+
+def test_a_missing_ca_file_is_an_error_that_names_it(tmp_path: Path):
+    from roomprobe.config import MqttConfig
+
+    cfg = MqttConfig(host="127.0.0.1", tls_ca=tmp_path / "nope.crt")
+    with pytest.raises(OSError):
+        cfg.tls_context()
+    assert MqttConfig(host="127.0.0.1").tls_context() is None
