@@ -118,6 +118,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.workdir), web_port=args.port)
 
 
+def _provision(args: argparse.Namespace, step) -> int:
+    """Run one provisioning step with the config; a failure is one sentence, exit 1."""
+    from . import access, provision
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EX_CONFIG
+    try:
+        step(cfg, provision)
+    except (provision.ProvisionError, access.AccessError, FileExistsError, OSError) as exc:
+        print(f"roomhub: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_pki_init(args: argparse.Namespace) -> int:
+    def step(cfg, provision) -> None:
+        lay = provision.init_pki(cfg, args.hostname)
+        print(f"CA, broker certificate, hub account and ACL written in {lay.dir}")
+        print(f"the hub's broker password is in {lay.hub_secret} (mode 0600)")
+
+    return _provision(args, step)
+
+
+def cmd_site_add(args: argparse.Namespace) -> int:
+    def step(cfg, provision) -> None:
+        bundle = provision.add_site(cfg, args.site, args.name)
+        print(f"account {args.site} created; bundle for the SD card: {bundle}")
+        print(provision.reload_broker(cfg))
+
+    return _provision(args, step)
+
+
+def cmd_site_list(args: argparse.Namespace) -> int:
+    def step(cfg, provision) -> None:
+        sites = provision.list_sites(cfg)
+        if not sites:
+            print("no sites provisioned")
+        for site, has_bundle in sites:
+            print(f"{site}\t{'bundle ready' if has_bundle else 'no bundle'}")
+
+    return _provision(args, step)
+
+
+def cmd_site_remove(args: argparse.Namespace) -> int:
+    def step(cfg, provision) -> None:
+        provision.remove_site(cfg, args.site)
+        print(f"account {args.site} revoked and its bundle deleted")
+        print(provision.reload_broker(cfg))
+
+    return _provision(args, step)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomhub",
@@ -162,6 +215,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--udp-port", type=int, default=8082, help="UDP echo port, 0 for none (default %(default)s)"
     )
     p.set_defaults(func=cmd_line_endpoint)
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", default=str(config.DEFAULT_PATH),
+                       help=f"the hub's TOML config (default {config.DEFAULT_PATH})")  # fmt: skip
+
+    pki_cmd = sub.add_parser("pki", help="the district's CA and broker certificate")
+    pki_sub = pki_cmd.add_subparsers(dest="pki_command", required=True, metavar="COMMAND")
+    p = pki_sub.add_parser("init", help="make the CA, the broker certificate, the hub account")
+    with_config(p)
+    p.add_argument("--hostname", action="append", default=[],
+                   help="a name or address the broker is reached at (repeat for more)")  # fmt: skip
+    p.set_defaults(func=cmd_pki_init)
+
+    site_cmd = sub.add_parser("site", help="provision sites: accounts and SD-card bundles")
+    site_sub = site_cmd.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
+    p = site_sub.add_parser("add", help="create a site's account and its bundle")
+    with_config(p)
+    p.add_argument("site", help="the site id, e.g. dak-ang")
+    p.add_argument("--name", required=True, help='the room\'s name, e.g. "Xã Đắk Ang"')
+    p.set_defaults(func=cmd_site_add)
+    p = site_sub.add_parser("list", help="list provisioned sites")
+    with_config(p)
+    p.set_defaults(func=cmd_site_list)
+    p = site_sub.add_parser("remove", help="revoke a site's account and delete its bundle")
+    with_config(p)
+    p.add_argument("site", help="the site id")
+    p.set_defaults(func=cmd_site_remove)
 
     p = sub.add_parser(
         "demo", help="run a broker, the hub and four simulated probes on this machine"

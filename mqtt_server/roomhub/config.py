@@ -78,6 +78,25 @@ class SiteEntry(_Section):
     _check_id = field_validator("id")(lambda v: topics.check_site_id(v))
 
 
+class SecurityConfig(_Section):
+    """Where the district's CA, the broker's accounts and ACL, and the sites' bundles live."""
+
+    dir: Path = Field(
+        Path("/etc/roomhub/security"),
+        description="CA and broker certificate, mosquitto's password and ACL files, bundles/",
+    )
+    broker_host: str = Field(
+        "localhost", min_length=1,
+        description="The name probes use to reach the broker (its certificate carries it)",
+    )  # fmt: skip
+    broker_port: int = Field(8883, ge=1, le=65535, description="The broker's TLS port")
+    broker_pid_file: Path | None = Field(
+        None,
+        description="mosquitto's pid file: signalled to re-read accounts and ACL after a change; "
+        "None runs 'systemctl reload mosquitto'",
+    )
+
+
 class HubConfig(_Section):
     hub_id: str = Field(
         description="The hub's own id: its MQTT client id and the site of its messages"
@@ -88,6 +107,7 @@ class HubConfig(_Section):
     web: WebConfig = WebConfig()
     consumer: ConsumerConfig = ConsumerConfig()
     line: LineConfig = LineConfig()
+    security: SecurityConfig = SecurityConfig()
     sites: list[SiteEntry] = Field(default_factory=list, description="Known sites and their names")
 
     _check_hub_id = field_validator("hub_id")(lambda v: topics.check_site_id(v))
