@@ -78,22 +78,34 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     import ipaddress
 
     from .broker import render_config
+    from .provision import Layout
 
+    security = None
+    if args.security_dir:
+        security = Layout(Path(args.security_dir)).security()
+        files = (security.cafile, security.certfile, security.keyfile,
+                 security.password_file, security.acl_file)  # fmt: skip
+        missing = [str(p) for p in files if not p.exists()]
+        if missing:
+            print(f"roomhub: {args.security_dir} lacks {', '.join(missing)}: "
+                  "run 'roomhub pki init' first", file=sys.stderr)  # fmt: skip
+            return EX_USAGE
     try:
         loopback = ipaddress.ip_address(args.bind).is_loopback
     except ValueError:
         loopback = args.bind == "localhost"
-    if not loopback:
-        # Rule 4: each probe publishes only under its own site. Until TLS, accounts and
-        # the ACL are in this config, it must not listen beyond this machine.
+    if not loopback and security is None:
+        # Rule 4: each probe publishes only under its own site. Without TLS, accounts and
+        # the ACL (--security-dir) the broker must not listen beyond this machine.
         print(
-            f"roomhub: refusing to bind {args.bind}: this broker config has no TLS, accounts "
-            "or ACL yet, so it may only listen on this machine (127.0.0.1)",
+            f"roomhub: refusing to bind {args.bind} without --security-dir: an open broker "
+            "(no TLS, accounts or ACL) may only listen on this machine (127.0.0.1)",
             file=sys.stderr,
         )
         return EX_USAGE
 
-    print(render_config(args.port, Path(args.data_dir), bind=args.bind, user=args.user), end="")
+    print(render_config(args.port, Path(args.data_dir), bind=args.bind, user=args.user,
+                        security=security), end="")  # fmt: skip
     return 0
 
 
@@ -202,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--user",
         default="mosquitto",
         help="user mosquitto runs as; it must own the data folder (default %(default)s)",
+    )
+    p.add_argument(
+        "--security-dir",
+        help="the [security] dir of 'roomhub pki init': TLS only, accounts only, the ACL "
+        "(needed to listen beyond this machine)",
     )
     p.set_defaults(func=cmd_broker_config)
 

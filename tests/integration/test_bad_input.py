@@ -190,6 +190,25 @@ def test_broker_config_refuses_to_listen_beyond_this_machine_until_it_has_an_acl
     assert "persistence true" in ok.stdout and "user mosquitto" in ok.stdout
 
 
+def test_broker_config_with_the_districts_security_may_listen_beyond(tmp_path):
+    """With --security-dir the config is TLS and accounts only, and may bind every address."""
+    from roomhub import access, pki
+
+    missing = run_cli("roomhub.cli", "broker-config", "--security-dir", str(tmp_path))
+    assert missing.returncode == 2 and "roomhub pki init" in missing.stderr
+    ca = pki.make_ca(tmp_path)
+    pki.make_server_cert(ca, tmp_path, ["hub.example.org"])
+    access.set_password(tmp_path / "passwd", access.HUB_USER, "x")
+    (tmp_path / "acl").write_text(access.render_acl())
+    ok = run_cli("roomhub.cli", "broker-config", "--bind", "0.0.0.0", "--port", "8883",
+                 "--security-dir", str(tmp_path))  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    conf = ok.stdout
+    assert "listener 8883 0.0.0.0" in conf and "allow_anonymous false" in conf
+    assert f"cafile {tmp_path / 'ca.crt'}" in conf and "tls_version tlsv1.2" in conf
+    assert f"acl_file {tmp_path / 'acl'}" in conf and f"password_file {tmp_path / 'passwd'}" in conf
+
+
 def test_hub_with_its_udp_echo_port_taken_says_so_and_exits(tmp_path):
     import socket
 
