@@ -15,13 +15,14 @@ import math
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from . import config
 from .contract import utc_iso
 from .tomlconfig import ConfigError, report
+
+if TYPE_CHECKING:  # numpy loads only when an audio command runs, not with every roomprobe command
+    import numpy as np
 
 EX_USAGE = 2
 EX_DATAERR = 65  # the input file is not what was expected
@@ -42,6 +43,7 @@ def read_wav(path: Path) -> tuple[int, np.ndarray]:
     scipy reads 8-, 16-, 24- and 32-bit PCM and 32/64-bit float; integer
     samples are scaled by their full scale.
     """
+    import numpy as np
     from scipy.io import wavfile
 
     rate, data = wavfile.read(path)
@@ -58,6 +60,7 @@ def read_wav(path: Path) -> tuple[int, np.ndarray]:
 
 def write_wav(path: Path, rate: int, frames: np.ndarray) -> None:
     """16-bit PCM, scaled as the interface's samples are (device.to_pcm)."""
+    import numpy as np
     from scipy.io import wavfile
 
     from .audio.device import to_pcm
@@ -73,6 +76,7 @@ def sweep_from_signal(x: np.ndarray, fs: int):
     the signal (the analytic signal's phase, differentiated), it gives ``f1``
     and ``L``; a poor fit means the file holds something else.
     """
+    import numpy as np
     from scipy import signal
 
     from .audio.sweep import Sweep

@@ -66,15 +66,20 @@ def check_account(name: str) -> str:
     return name
 
 
+def _passwd_exe() -> str:
+    exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if not Path(exe).exists():
+        raise AccessError("mosquitto_passwd is missing (Debian: apt-get install mosquitto)")
+    return exe
+
+
 def set_password(password_file: Path, user: str, password: str) -> None:
     """Add or replace ``user`` in mosquitto's password file (hashed by mosquitto_passwd)."""
     if user != HUB_USER:
         check_account(user)
     if not password or "\n" in password:
         raise AccessError("a password must be one non-empty line")
-    exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    if not Path(exe).exists():
-        raise AccessError("mosquitto_passwd is missing (Debian: apt-get install mosquitto)")
+    exe = _passwd_exe()
     password_file.parent.mkdir(parents=True, exist_ok=True)
     if not password_file.exists():
         password_file.touch(mode=0o600)
@@ -87,7 +92,7 @@ def set_password(password_file: Path, user: str, password: str) -> None:
 
 
 def remove_account(password_file: Path, user: str) -> None:
-    exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    exe = _passwd_exe()
     done = subprocess.run([exe, "-D", str(password_file), user], capture_output=True, text=True,
                           timeout=30)  # fmt: skip
     if done.returncode != 0:

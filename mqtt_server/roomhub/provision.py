@@ -67,10 +67,7 @@ class Layout:
 
 
 def _secret_file(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secret + "\n")
+    pki.write_private(path, (secret + "\n").encode("utf-8"))
 
 
 def reload_broker(cfg: HubConfig) -> str:

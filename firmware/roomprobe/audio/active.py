@@ -169,7 +169,7 @@ class Outcome:
 def run_active_test(
     capture: CaptureLoop, cfg: AudioConfig,
     score: Callable[[np.ndarray, list[tuple[float, float]]], float],
-    *, sweep: Sweep | None = None, analyse_capture: bool = True,
+    *, sweep: Sweep | None = None,
     stop: threading.Event | None = None,
 ) -> Outcome:  # fmt: skip
     """Play the sweep on the playback device while ``capture`` records; analyse it."""
@@ -231,5 +231,5 @@ def run_active_test(
     if overruns or recorder.gaps:  # audio was lost mid-sweep: a spliced capture lies
         return Outcome("overrun", None, data, overruns=max(overruns, 1), gaps=recorder.gaps,
                        duration_s=took)  # fmt: skip
-    result = analyse(sw, data) if analyse_capture else None
+    result = analyse(sw, data)
     return Outcome("done", result, data, overruns=overruns, gaps=recorder.gaps, duration_s=took)
