@@ -13,8 +13,10 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+
 # iptables and iperf3: the line tests drop packets in a namespace and compare with iperf3.
 # pulseaudio and libasound2-plugins: the audio tests' real ALSA path (the `pulse` plugin
 # into a PulseAudio null sink and its monitor source) on a machine without a sound card.
+# postgresql: the hub's store is tested against a private PostgreSQL cluster as well as SQLite.
+# chromium and chromium-driver: the dashboard's browser tests.
 for pkg in libasound2-dev libsystemd-dev pkg-config gcc python3-dev python3-venv iptables iperf3 \
-    pulseaudio libasound2-plugins; do
+    pulseaudio libasound2-plugins postgresql chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -21,6 +21,7 @@ from roomprobe.contract import (
     parse_utc,
     schema_document,
     schema_names,
+    schemas,
     utc_iso,
     validate,
 )
@@ -517,3 +518,34 @@ def test_parse_utc_converts_offsets_and_microseconds() -> None:
     )
     with pytest.raises(ValueError):
         parse_utc("yesterday")
+
+
+# -- the fast validator agrees with the wording one ------------------------------------
+
+_ODD_VALUES: list[object] = [None, "", "x", "dak-ang\n", -1, 0, 2**70, 1e300, True, [], {}, [1]]
+
+
+def _mutations(example: dict[str, object]) -> list[dict[str, object]]:
+    """Every example with each field (and each field one level down) removed or replaced."""
+    out: list[dict[str, object]] = [dict(example, extra=1)]
+    for key, value in example.items():
+        out.append({k: v for k, v in example.items() if k != key})
+        out.extend(dict(example, **{key: odd}) for odd in _ODD_VALUES)
+        if isinstance(value, dict):
+            for inner in value:
+                out.extend(dict(example, **{key: {**value, inner: odd}}) for odd in _ODD_VALUES)
+    return out
+
+
+@pytest.mark.parametrize("name", schemas.schema_names())
+def test_fast_validator_agrees_with_jsonschema(name: str) -> None:
+    """jsonschema-rs only short-cuts "valid": it must never pass what jsonschema refuses."""
+    example = schemas.schema_document(name)["examples"][0]
+    payloads = _mutations(example)
+    disagree = [
+        p
+        for p in payloads
+        if schemas._quickly_valid(p, name) != (not list(schemas._validator(name).iter_errors(p)))
+    ]
+    assert len(payloads) > 50
+    assert disagree == []
