@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -31,10 +30,17 @@ def _load(path: str) -> config.HubConfig | None:
         return None
 
 
+def _first_line(exc: BaseException) -> str:
+    """A database error's own sentence, without SQLAlchemy's SQL echo and help link."""
+    inner = getattr(exc, "orig", None) or exc
+    return str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .consumer import Consumer
+    from .database import StoreError
     from .udp_echo import UdpEcho
     from .web import create_app
 
@@ -52,8 +58,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"roomhub: cannot start: {exc}", file=sys.stderr)
         return EX_CANTCREAT
-    except sqlite3.Error as exc:
-        print(f"roomhub: cannot use the database {cfg.storage.path}: {exc}", file=sys.stderr)
+    except StoreError as exc:
+        where = cfg.storage.url or cfg.storage.path
+        print(f"roomhub: cannot use the database {where}: {_first_line(exc)}", file=sys.stderr)
         return EX_CANTCREAT
     logging.getLogger("roomhub").info("dashboard on http://%s:%d/", cfg.web.host, cfg.web.port)
     # The consumer starts and stops with the app (see web.create_app).

@@ -30,6 +30,32 @@ class MqttConfig(tomlconfig.BrokerConnection):
 
 class StorageConfig(_Section):
     path: Path = Field(Path("/var/lib/roomhub/roomhub.sqlite"), description="SQLite database")
+    url: str | None = Field(
+        None,
+        description="A PostgreSQL URL (postgresql://user:password@host/db) instead of the SQLite "
+        "file; any driver named in it is replaced by psycopg",
+    )
+    retention_days: float = Field(
+        800, ge=0,
+        description="Messages older than this are deleted (0 keeps all); the default keeps "
+        "two years for the monthly reports' year-on-year figures",
+    )  # fmt: skip
+    quarantine_retention_days: float = Field(
+        30, ge=0, description="Quarantined messages older than this are deleted (0 keeps all)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from .database import DatabaseUrlError, open_engine
+
+        try:
+            open_engine(value).dispose()  # parses and picks the driver; does not connect
+        except DatabaseUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class WebConfig(_Section):
@@ -69,6 +95,23 @@ class ConsumerConfig(_Section):
         le=300,
         description="How long to retry a failing commit before the broker gets the message back",
     )
+    batch_max: int = Field(
+        500, ge=1, le=10000, description="Most messages committed in one transaction"
+    )
+    receive_maximum: int = Field(
+        1000, ge=1, le=65535,
+        description="Unacknowledged messages the broker may have in flight to this consumer",
+    )  # fmt: skip
+    shared_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Share the load with other hubs through $share/<group>/...; each needs "
+        "its own consumer name",
+    )
+    name: str = Field(
+        "", pattern=r"^[A-Za-z0-9_-]{0,32}$",
+        description="Appended to the MQTT client id: each consumer of a shared group needs one",
+    )  # fmt: skip
 
 
 class SiteEntry(_Section):

@@ -12,17 +12,28 @@ Only a failure of the store itself (disk full, database locked) leaves a
 message unacknowledged: the consumer retries the commit for a while, then
 drops the connection (not ``disconnect()``, which would end paho's loop for
 good) so that paho reconnects and the broker delivers the message again.
+
+Throughput comes from batching, not from acknowledging early: paho's thread
+only queues what arrives; a writer thread takes everything queued (up to
+``batch_max``), checks it, commits it in one transaction and then sends the
+PUBACKs in arrival order. The broker keeps up to ``receive_maximum`` messages
+in flight to the hub, which is what lets a batch fill while one commits.
+
+Several hubs can share the load (``shared_group``): each subscribes through
+``$share/<group>/...``, the broker hands each message to one of them, and the
+UNIQUE msg_id makes a copy delivered twice (after a consumer died) count once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import socket
-import sqlite3
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -34,24 +45,46 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from roomprobe.contract import ContractError, decode, topics
 
 from .config import HubConfig
-from .store import Store
+from .database import StoreError, url_for
+from .store import Incoming, Store
 
 log = logging.getLogger(__name__)
 
 FIRST_STORE_RETRY_S = 0.2  # doubles after each failed commit
+PRUNE_EVERY_S = 3600.0  # retention is applied this often, between batches
+
+
+@dataclass(frozen=True)
+class _Received:
+    generation: int  # which connection it came on: only that one can acknowledge it
+    mid: int
+    qos: int
+    topic: str
+    raw: bytes
+
+
+def subscriptions(group: str | None) -> list[str]:
+    """The hub's topic filters, through a shared subscription when ``group`` is set."""
+    return [f"$share/{group}/{t}" if group else t for t in topics.HUB_SUBSCRIPTIONS]
 
 
 class Consumer:
     def __init__(self, cfg: HubConfig):
         self.cfg = cfg
-        self.store = Store(cfg.storage.path)
-        self.counts: Counter[str] = Counter()  # received, stored, duplicate, quarantined, gaps
+        self.store = Store(url_for(cfg.storage.path, cfg.storage.url),
+                           quarantine_keep_bytes=cfg.consumer.max_payload_bytes)  # fmt: skip
+        # received, stored, duplicate, quarantined, store_errors, batches, pruned
+        self.counts: Counter[str] = Counter()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self._dropping = False  # giving messages back: take none until reconnected
+        self._inbox: queue.Queue[_Received | None] = queue.Queue()
+        self._generation = 0  # bumped on every connect and every deliberate drop
+        self._writer: threading.Thread | None = None
+        self._next_prune = time.monotonic() + 60.0  # not in the way of start-up
+        name = f"-{cfg.consumer.name}" if cfg.consumer.name else ""
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"roomhub-{cfg.hub_id}",
+            client_id=f"roomhub-{cfg.hub_id}{name}",
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
@@ -71,8 +104,12 @@ class Consumer:
 
     def start(self) -> None:
         """Connect in the background; paho's thread reconnects on its own."""
+        self._writer = threading.Thread(target=self._write_loop, name="roomhub-writer",
+                                        daemon=True)  # fmt: skip
+        self._writer.start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.cfg.mqtt.session_expiry_s
+        props.ReceiveMaximum = self.cfg.consumer.receive_maximum
         self.client.connect_async(
             self.cfg.mqtt.host,
             self.cfg.mqtt.port,
@@ -85,6 +122,9 @@ class Consumer:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        if self._writer is not None:
+            self._inbox.put(None)
+            self._writer.join(timeout=30)
         self.store.close()
 
     # -- paho callbacks (paho's thread) ------------------------------------------------
@@ -99,10 +139,10 @@ class Consumer:
             self.cfg.mqtt.port,
             "resumed" if flags.session_present else "new",
         )
+        self._generation += 1  # messages queued from the last connection will come again
         # Retained statuses only for a new subscription: a resumed session has them already.
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-        client.subscribe([(t, options) for t in topics.HUB_SUBSCRIPTIONS])
-        self._dropping = False
+        client.subscribe([(t, options) for t in subscriptions(self.cfg.consumer.shared_group)])
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -118,29 +158,74 @@ class Consumer:
         log.warning("disconnected from the broker: %s", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
-        if self._dropping:
-            return  # read before the drop took effect: the broker will send it again
+        self._inbox.put(_Received(self._generation, msg.mid, msg.qos, msg.topic, msg.payload))
+
+    # -- the writer thread -------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        limit = self.cfg.consumer.batch_max
+        while True:
+            try:
+                first = self._inbox.get(timeout=1.0)
+            except queue.Empty:
+                self._maybe_prune()
+                continue
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < limit:
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._inbox.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            self._commit_and_ack(batch)
+            self._maybe_prune()
+
+    def _commit_and_ack(self, batch: list[_Received]) -> None:
+        batch = [m for m in batch if m.generation == self._generation]
+        if not batch:
+            return  # from a connection given up: the broker sends them again
         give_up = time.monotonic() + self.cfg.consumer.store_retry_s
         delay = FIRST_STORE_RETRY_S
         while True:
             try:
-                self.handle(msg.topic, msg.payload)
+                self.handle_batch([(m.topic, m.raw) for m in batch])
                 break
-            except sqlite3.Error as exc:
+            except StoreError as exc:
                 self.counts["store_errors"] += 1
                 if time.monotonic() + delay > give_up:
                     log.error(
-                        "cannot store a message from %s (%s); reconnecting so the broker "
-                        "delivers it again", msg.topic, exc,
+                        "cannot store %d messages (%s); reconnecting so the broker "
+                        "delivers them again", len(batch), exc,
                     )  # fmt: skip
-                    self._dropping = True
-                    self._drop_connection(client)
+                    self._generation += 1  # whatever is queued now will come again too
+                    self._drop_connection(self.client)
                     return
                 log.warning("store failed (%s); retrying in %.1f s", exc, delay)
                 time.sleep(delay)
                 delay *= 2
-        if msg.qos > 0:
-            client.ack(msg.mid, msg.qos)
+        for m in batch:  # in arrival order, as MQTT asks
+            if m.qos > 0 and m.generation == self._generation:
+                self.client.ack(m.mid, m.qos)
+
+    def _maybe_prune(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        st = self.cfg.storage
+        try:
+            removed = self.store.prune(st.retention_days, st.quarantine_retention_days)
+        except StoreError as exc:
+            log.warning("retention: could not prune the store (%s); trying again later", exc)
+            return
+        self.counts["pruned"] += sum(removed.values())
+        if any(removed.values()):
+            log.info("retention: removed %(messages)d messages, %(quarantine)d quarantined",
+                     removed)  # fmt: skip
 
     @staticmethod
     def _drop_connection(client: mqtt.Client) -> None:
@@ -154,61 +239,57 @@ class Consumer:
         return {
             "connected": self.connected.is_set(),
             "subscribed": self.subscribed.is_set(),
+            "queued": self._inbox.qsize(),
             **self.counts,
         }
 
     # -- the logic, callable without a broker ------------------------------------------
 
     def handle(self, topic: str, raw: bytes) -> str:
-        """Store or quarantine one message; return what happened.
+        """Store or quarantine one message; return what happened."""
+        return self.handle_batch([(topic, raw)])[0]
 
-        Raises only sqlite3.Error (the store failed; the message is not taken).
+    def handle_batch(self, messages: list[tuple[str, bytes]]) -> list[str]:
+        """Check, then store or quarantine, a batch in one transaction.
+
+        Raises only StoreError (the store failed; nothing of the batch is taken).
         Any other failure is a bug in this code, and the message that found it is
         quarantined with the error rather than blocking every message after it.
         """
-        self.counts["received"] += 1
-        try:
-            return self._handle(topic, raw)
-        except sqlite3.Error:
-            raise
-        except Exception as exc:
-            log.exception("unexpected error handling a message on %s", topic)
-            return self._quarantine(topic, raw, f"internal error: {type(exc).__name__}: {exc}")
+        items = []
+        for topic, raw in messages:
+            try:
+                items.append(self._check(topic, raw))
+            except Exception as exc:
+                log.exception("unexpected error checking a message on %s", topic)
+                items.append(Incoming(topic, raw, None,
+                                      f"internal error: {type(exc).__name__}: {exc}"))  # fmt: skip
+        result = self.store.write(items)
+        self.counts["received"] += len(items)
+        self.counts["batches"] += 1
+        for outcome in ("stored", "duplicate", "quarantined"):
+            self.counts[outcome] += result.count(outcome)
+        self.counts["status_stored"] += sum(
+            1 for item, outcome in zip(items, result.outcomes, strict=True)
+            if outcome == "stored" and item.payload and item.payload["schema"] == "roomprobe.status"
+        )  # fmt: skip
+        for item in items:
+            if item.payload is None:
+                log.warning("quarantined a message on %s: %s", item.topic, item.reason)
+        return result.outcomes
 
-    def _handle(self, topic: str, raw: bytes) -> str:
+    def _check(self, topic: str, raw: bytes) -> Incoming:
         limit = self.cfg.consumer.max_payload_bytes
         if len(raw) > limit:
-            return self._quarantine(
-                topic, raw, f"payload of {len(raw)} bytes exceeds {limit} bytes"
-            )
+            return Incoming(topic, raw, None, f"payload of {len(raw)} bytes exceeds {limit} bytes")
         try:
             parsed = topics.parse(topic)
             payload = decode(raw, parsed.schema)
         except (topics.TopicError, ContractError) as exc:
-            return self._quarantine(topic, raw, str(exc))
+            return Incoming(topic, raw, None, str(exc))
         if payload["site"] != parsed.site:
             reason = f"payload site {payload['site']!r} does not match the topic's {parsed.site!r}"
-            return self._quarantine(topic, raw, reason)
+            return Incoming(topic, raw, None, reason)
         if parsed.subname and payload.get("kind", parsed.subname) != parsed.subname:
-            return self._quarantine(topic, raw, "payload kind does not match the topic")
-        stored = self.store.store(payload)
-        if stored.duplicate:
-            self.counts["duplicate"] += 1
-            return "duplicate"
-        self.counts["stored"] += 1
-        if payload["schema"] == "roomprobe.status":
-            self.counts["status_stored"] += 1
-        if stored.gap:
-            first, last = stored.gap
-            self.counts["gaps"] += 1
-            log.warning(
-                "site %s boot %s: messages %d-%d missing before seq %d",
-                payload["site"], payload["boot_id"][:8], first, last, payload["seq"],
-            )  # fmt: skip
-        return "stored"
-
-    def _quarantine(self, topic: str, raw: bytes, reason: str) -> str:
-        log.warning("quarantined a message on %s: %s", topic, reason)
-        self.store.quarantine(topic, raw, reason, self.cfg.consumer.max_payload_bytes)
-        self.counts["quarantined"] += 1
-        return "quarantined"
+            return Incoming(topic, raw, None, "payload kind does not match the topic")
+        return Incoming(topic, raw, payload)

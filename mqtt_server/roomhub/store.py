@@ -1,192 +1,211 @@
-"""The hub's store: every message kept with its raw payload, in SQLite.
+"""The hub's store: every message kept with its raw payload, in SQLite or PostgreSQL.
 
-Writes come from the consumer only (one connection, one thread); the web
-server reads through connections of its own (WAL lets readers run beside the
-writer). Migrations are numbered and tracked in ``PRAGMA user_version``; add
-one by appending to ``MIGRATIONS``, never by editing an applied one.
+Writes come from the consumer's writer thread, a batch per transaction: one
+commit (one fsync) for everything the broker delivered meanwhile, and only
+then the acknowledgements (rule 2). The web server reads through connections
+of its own (SQLite's WAL, PostgreSQL's MVCC: readers never wait on the writer).
 
-Duplicates are refused by the UNIQUE msg_id, inside the same transaction as
-the insert, so "stored" means "stored once" whatever the broker redelivers.
+Duplicates are refused by the UNIQUE msg_id inside the same transaction as the
+insert, so "stored" means "stored once" whatever the broker redelivers, and
+whichever of several consumers (shared subscriptions) got the copy.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-MIGRATIONS: list[str] = [
-    # 1: messages, sites, quarantine
-    """
-    CREATE TABLE messages (
-        id           INTEGER PRIMARY KEY,
-        msg_id       TEXT    NOT NULL UNIQUE,
-        site         TEXT    NOT NULL,
-        schema       TEXT    NOT NULL,
-        boot_id      TEXT    NOT NULL,
-        seq          INTEGER NOT NULL,
-        ts           TEXT    NOT NULL,
-        clock_synced INTEGER NOT NULL,
-        received_at  TEXT    NOT NULL,
-        status       TEXT,
-        payload      TEXT    NOT NULL
-    );
-    CREATE INDEX messages_site_schema ON messages (site, schema, id);
-    CREATE INDEX messages_site_boot_seq ON messages (site, boot_id, seq);
-    CREATE TABLE sites (
-        site        TEXT PRIMARY KEY,
-        first_seen  TEXT NOT NULL,
-        last_seen   TEXT NOT NULL,
-        online      INTEGER,
-        last_status TEXT
-    );
-    CREATE TABLE quarantine (
-        id          INTEGER PRIMARY KEY,
-        received_at TEXT    NOT NULL,
-        topic       TEXT    NOT NULL,
-        size        INTEGER NOT NULL,
-        reason      TEXT    NOT NULL,
-        payload     BLOB    NOT NULL
-    );
-    """,
-]
+from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import column, table
+
+from .database import dialect_of, migrate, now_iso, open_engine
 
 # Messages numbered by seq (durable on the probe); status carries the latest seq instead.
 DURABLE = "schema != 'roomprobe.status'"
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
-    path = Path(path)
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Made on the main thread, used on paho's: one writer at a time, never shared.
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")  # ack means committed to disk
-    # The writer waits briefly: the consumer has its own retry with back-off around it.
-    db.execute(f"PRAGMA busy_timeout={5000 if readonly else 1000}")
-    db.row_factory = sqlite3.Row
-    return db
-
-
-def migrate(db: sqlite3.Connection) -> int:
-    """Apply pending migrations; return the schema version now in force."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.execute("BEGIN IMMEDIATE")
-        for statement in filter(str.strip, script.split(";")):
-            db.execute(statement)
-        db.execute(f"PRAGMA user_version = {number}")
-        db.execute("COMMIT")
-    return len(MIGRATIONS)
+_MESSAGE_COLUMNS = ("msg_id", "site", "schema", "boot_id", "seq", "ts", "clock_synced",
+                    "received_at", "status", "payload")  # fmt: skip
+_messages = table("messages", *(column(c) for c in _MESSAGE_COLUMNS))
+_SITE_COLUMNS = ("site", "first_seen", "last_seen", "online", "last_status")
+_sites = table("sites", *(column(c) for c in _SITE_COLUMNS))
 
 
 @dataclass(frozen=True)
-class Stored:
-    duplicate: bool
-    gap: tuple[int, int] | None  # seq numbers found missing just before this message
+class Incoming:
+    """One message for the store: a valid payload, or a bad one with its reason."""
+
+    topic: str
+    raw: bytes
+    payload: dict[str, Any] | None = None  # None: quarantine
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: list[str]  # per message: stored, duplicate or quarantined
+
+    def count(self, outcome: str) -> int:
+        return self.outcomes.count(outcome)
 
 
 class Store:
     """The consumer's writer."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.db = connect(self.path)
-        migrate(self.db)
+    def __init__(self, url: str, quarantine_keep_bytes: int = 65536):
+        self.engine: Engine = open_engine(url)
+        self.dialect = dialect_of(self.engine)
+        self.keep_bytes = quarantine_keep_bytes
+        migrate(self.engine)
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.dispose()
 
-    def store(self, payload: dict[str, Any]) -> Stored:
-        """Store one valid message in one transaction; duplicates change nothing."""
+    def _insert(self, tbl: Any) -> Any:
+        return (postgresql if self.dialect.name == "postgresql" else sqlite).insert(tbl)
+
+    def write(self, batch: Sequence[Incoming]) -> BatchResult:
+        """Store a batch in one transaction; duplicates (by msg_id) change nothing.
+
+        Raises the database's error if the transaction fails: then nothing of
+        the batch is stored, and nothing of it may be acknowledged.
+        """
         now = now_iso()
-        schema = payload["schema"]
-        durable = schema != "roomprobe.status"
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            gap = None
-            if durable:
-                prev = db.execute(
-                    f"SELECT max(seq) FROM messages WHERE site = ? AND boot_id = ? AND {DURABLE}",
-                    (payload["site"], payload["boot_id"]),
-                ).fetchone()[0]
-                if prev is not None and payload["seq"] > prev + 1:
-                    gap = (prev + 1, payload["seq"] - 1)
-            cur = db.execute(
-                "INSERT INTO messages (msg_id, site, schema, boot_id, seq, ts, clock_synced, "
-                "received_at, status, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(msg_id) DO NOTHING",
-                (
-                    payload["msg_id"], payload["site"], schema, payload["boot_id"],
-                    payload["seq"], payload["ts"], int(payload["clock_synced"]), now,
-                    payload.get("verdict", {}).get("status"),
-                    json.dumps(payload, ensure_ascii=False),
-                ),
-            )  # fmt: skip
-            if cur.rowcount == 0:
-                db.execute("ROLLBACK")
-                return Stored(duplicate=True, gap=None)
-            online = payload["online"] if schema == "roomprobe.status" else None
-            # The Last Will was built when the probe connected: its verdicts are stale.
-            # Going offline changes "online" only; the last verdicts the probe gave stay.
-            status_json = json.dumps(payload, ensure_ascii=False) if online else None
-            db.execute(
-                "INSERT INTO sites (site, first_seen, last_seen, online, last_status) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(site) DO UPDATE SET "
-                "last_seen = excluded.last_seen, "
-                "online = coalesce(excluded.online, sites.online), "
-                "last_status = coalesce(excluded.last_status, sites.last_status)",
-                (payload["site"], now, now, online, status_json),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return Stored(duplicate=False, gap=gap)
+        rows: dict[str, dict[str, Any]] = {}  # msg_id -> row; a copy inside the batch counts once
+        bad = []
+        for item in batch:
+            p = item.payload
+            if p is None:
+                bad.append({"received_at": now, "topic": item.topic, "size": len(item.raw),
+                            "reason": item.reason,
+                            "payload": item.raw[: self.keep_bytes]})  # fmt: skip
+                continue
+            rows.setdefault(p["msg_id"], {
+                "msg_id": p["msg_id"], "site": p["site"], "schema": p["schema"],
+                "boot_id": p["boot_id"], "seq": p["seq"], "ts": p["ts"],
+                "clock_synced": int(p["clock_synced"]), "received_at": now,
+                "status": (p.get("verdict") or {}).get("status"),
+                "payload": json.dumps(p, ensure_ascii=False),
+            })  # fmt: skip
+        fresh: set[str] = set()
+        with self.engine.begin() as conn:
+            if rows:
+                stmt = (
+                    self._insert(_messages)
+                    .on_conflict_do_nothing(index_elements=["msg_id"])
+                    .returning(_messages.c.msg_id)
+                )
+                fresh = set(conn.execute(stmt, list(rows.values())).scalars())
+                self._touch_sites(conn, [batch_p for batch_p in _payloads(batch)
+                                         if batch_p["msg_id"] in fresh], now)  # fmt: skip
+            if bad:
+                conn.execute(
+                    text("INSERT INTO quarantine (received_at, topic, size, reason, payload) "
+                         "VALUES (:received_at, :topic, :size, :reason, :payload)"),
+                    bad,
+                )  # fmt: skip
+        outcomes = []
+        for item in batch:
+            if item.payload is None:
+                outcomes.append("quarantined")
+            elif item.payload["msg_id"] in fresh:
+                fresh.discard(item.payload["msg_id"])  # a second copy in the batch is a duplicate
+                outcomes.append("stored")
+            else:
+                outcomes.append("duplicate")
+        return BatchResult(outcomes)
 
-    def quarantine(self, topic: str, raw: bytes, reason: str, keep_bytes: int) -> None:
-        """Keep a bad message with the reason; oversized ones only up to ``keep_bytes``."""
-        self.db.execute(
-            "INSERT INTO quarantine (received_at, topic, size, reason, payload) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (now_iso(), topic, len(raw), reason, raw[:keep_bytes]),
+    def _touch_sites(self, conn: Connection, payloads: list[dict[str, Any]], now: str) -> None:
+        """One upsert per site: last seen now, online and last status from its latest status."""
+        per_site: dict[str, dict[str, Any]] = {}
+        for p in payloads:  # in arrival order: a later status wins
+            entry = per_site.setdefault(p["site"], {"site": p["site"], "first_seen": now,
+                                                    "last_seen": now, "online": None,
+                                                    "last_status": None})  # fmt: skip
+            if p["schema"] == "roomprobe.status":
+                entry["online"] = int(p["online"])
+                # The Last Will was built when the probe connected: its verdicts are stale.
+                # Going offline changes "online" only; the last verdicts the probe gave stay.
+                if p["online"]:
+                    entry["last_status"] = json.dumps(p, ensure_ascii=False)
+        if not per_site:
+            return
+        ins = self._insert(_sites)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["site"],
+            set_={
+                "last_seen": ins.excluded.last_seen,
+                "online": text("coalesce(excluded.online, sites.online)"),
+                "last_status": text("coalesce(excluded.last_status, sites.last_status)"),
+            },
         )
+        conn.execute(stmt, list(per_site.values()))
+
+    def prune(self, keep_results_days: float, keep_quarantine_days: float,
+              now: datetime | None = None, chunk: int = 5000) -> dict[str, int]:  # fmt: skip
+        """Delete what is older than the retention, a chunk per transaction.
+
+        Chunks keep the writer's lock short so ingest goes on between them. The
+        newest status of each site stays whatever its age: it is what the board
+        shows for a room that has been silent a long time.
+        """
+        now = now or datetime.now(UTC)
+        removed = {"messages": 0, "quarantine": 0}
+        plans = (
+            ("messages", keep_results_days,
+             "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < :cut "
+             "AND id NOT IN (SELECT max(id) FROM messages WHERE schema = 'roomprobe.status' "
+             "GROUP BY site) ORDER BY id LIMIT :n)"),
+            ("quarantine", keep_quarantine_days,
+             "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine "
+             "WHERE received_at < :cut ORDER BY id LIMIT :n)"),
+        )  # fmt: skip
+        for name, days, sql in plans:
+            if days <= 0:
+                continue  # 0 keeps everything
+            cut = (now - timedelta(days=days)).isoformat(timespec="milliseconds")
+            cut = cut.replace("+00:00", "Z")
+            while True:
+                with self.engine.begin() as conn:
+                    n = conn.execute(text(sql), {"cut": cut, "n": chunk}).rowcount
+                removed[name] += n
+                if n < chunk:
+                    break
+        return removed
 
 
-# -- reads (dashboard and API) ---------------------------------------------------------
+def _payloads(batch: Sequence[Incoming]) -> list[dict[str, Any]]:
+    return [item.payload for item in batch if item.payload is not None]
 
 
-def sites_overview(db: sqlite3.Connection, names: dict[str, str]) -> list[dict[str, Any]]:
+# -- reads (dashboard, API, alerts, reports) ---------------------------------------------
+
+
+def sites_overview(db: Connection, names: dict[str, str]) -> list[dict[str, Any]]:
     """One row per site: online, last seen, verdicts from the latest status, latest results."""
-    known = {r["site"]: r for r in db.execute("SELECT * FROM sites")}
+    known = {r["site"]: r for r in db.execute(text("SELECT * FROM sites")).mappings()}
+    latest_by_site: dict[str, dict[str, Any]] = {}
+    for r in db.execute(
+        text(
+            "SELECT site, payload FROM messages WHERE id IN (SELECT max(id) FROM messages "
+            "WHERE schema LIKE 'roomprobe.result.%' GROUP BY site, schema)"
+        )
+    ).mappings():
+        p = json.loads(r["payload"])
+        latest_by_site.setdefault(r["site"], {})[p["kind"]] = {
+            "ts": p["ts"],
+            "verdict": p["verdict"],
+            "metrics": p["metrics"],
+            "simulated": p["simulated"],
+        }
+    missing = _missing_per_site(db)
     out = []
     for site in sorted(set(known) | set(names)):
         row = known.get(site)
         status = json.loads(row["last_status"]) if row and row["last_status"] else None
-        latest = {}
-        for r in db.execute(
-            "SELECT schema, payload FROM messages WHERE id IN (SELECT max(id) FROM messages "
-            "WHERE site = ? AND schema LIKE 'roomprobe.result.%' GROUP BY schema)",
-            (site,),
-        ):
-            p = json.loads(r["payload"])
-            latest[p["kind"]] = {
-                "ts": p["ts"],
-                "verdict": p["verdict"],
-                "metrics": p["metrics"],
-                "simulated": p["simulated"],
-            }
         out.append(
             {
                 "site": site,
@@ -199,8 +218,8 @@ def sites_overview(db: sqlite3.Connection, names: dict[str, str]) -> list[dict[s
                 "meeting_mode": status["meeting_mode"] if status else None,
                 "verdicts": status["verdicts"] if status else None,
                 "leds": status["leds"] if status else None,
-                "results": latest,
-                "missing": missing_count(db, site),
+                "results": latest_by_site.get(site, {}),
+                "missing": missing.get(site, 0),
                 # The probe's own count of results not yet acknowledged by the broker.
                 "waiting_on_probe": status["outbox_pending"] if status else None,
                 # The last number the probe issued (as of its status) against the highest
@@ -213,58 +232,95 @@ def sites_overview(db: sqlite3.Connection, names: dict[str, str]) -> list[dict[s
     return out
 
 
-def gaps(db: sqlite3.Connection, site: str | None = None) -> list[dict[str, Any]]:
+def gaps(db: Connection, site: str | None = None) -> list[dict[str, Any]]:
     """Runs of sequence numbers never received, per site and boot."""
-    where = "AND site = ?" if site else ""
+    where = "AND site = :site" if site else ""
     rows = db.execute(
-        f"""
+        text(f"""
         SELECT site, boot_id, prev + 1 AS first, seq - 1 AS last FROM (
             SELECT site, boot_id, seq,
                    lag(seq, 1, 0) OVER (PARTITION BY site, boot_id ORDER BY seq) AS prev
             FROM messages WHERE {DURABLE} {where}
-        ) WHERE seq > prev + 1 ORDER BY site, boot_id, first
-        """,
-        (site,) if site else (),
-    )
+        ) AS numbered WHERE seq > prev + 1 ORDER BY site, boot_id, first
+        """),
+        {"site": site} if site else {},
+    ).mappings()
     return [dict(r) for r in rows]
 
 
-def last_stored_seq(db: sqlite3.Connection, site: str, boot_id: str) -> int | None:
+def _missing_per_site(db: Connection) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for g in gaps(db):
+        out[g["site"]] = out.get(g["site"], 0) + g["last"] - g["first"] + 1
+    return out
+
+
+def last_stored_seq(db: Connection, site: str, boot_id: str) -> int | None:
     return db.execute(
-        f"SELECT max(seq) FROM messages WHERE site = ? AND boot_id = ? AND {DURABLE}",
-        (site, boot_id),
-    ).fetchone()[0]
+        text(f"SELECT max(seq) FROM messages WHERE site = :s AND boot_id = :b AND {DURABLE}"),
+        {"s": site, "b": boot_id},
+    ).scalar()
 
 
-def missing_count(db: sqlite3.Connection, site: str) -> int:
+def missing_count(db: Connection, site: str) -> int:
     return sum(g["last"] - g["first"] + 1 for g in gaps(db, site))
 
 
-def recent_results(db: sqlite3.Connection, site: str, limit: int = 50) -> list[dict[str, Any]]:
+def recent_results(db: Connection, site: str, limit: int = 50) -> list[dict[str, Any]]:
     rows = db.execute(
-        "SELECT payload, received_at FROM messages WHERE site = ? AND schema LIKE "
-        "'roomprobe.result.%' ORDER BY id DESC LIMIT ?",
-        (site, limit),
-    )
+        text(
+            "SELECT payload, received_at FROM messages WHERE site = :s AND schema LIKE "
+            "'roomprobe.result.%' ORDER BY id DESC LIMIT :n"
+        ),
+        {"s": site, "n": limit},
+    ).mappings()
     return [{**json.loads(r["payload"]), "received_at": r["received_at"]} for r in rows]
 
 
-def quarantined(db: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
+def messages_between(
+    db: Connection,
+    start: str,
+    end: str,
+    schemas: Sequence[str],
+    site: str | None = None,
+) -> list[dict[str, Any]]:
+    """Stored messages received in [start, end), oldest first: for charts and reports."""
+    stmt = text(
+        "SELECT received_at, payload FROM messages WHERE received_at >= :start "
+        "AND received_at < :end AND schema IN :schemas"
+        + (" AND site = :site" if site else "")
+        + " ORDER BY received_at, id"
+    ).bindparams(bindparam("schemas", expanding=True))
+    params: dict[str, Any] = {"start": start, "end": end, "schemas": list(schemas)}
+    if site:
+        params["site"] = site
+    return [
+        {"received_at": r["received_at"], "payload": json.loads(r["payload"])}
+        for r in db.execute(stmt, params).mappings()
+    ]
+
+
+def quarantined(db: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = db.execute(
-        "SELECT id, received_at, topic, size, reason, payload FROM quarantine "
-        "ORDER BY id DESC LIMIT ?",
-        (limit,),
-    )
+        text(
+            "SELECT id, received_at, topic, size, reason, payload FROM quarantine "
+            "ORDER BY id DESC LIMIT :n"
+        ),
+        {"n": limit},
+    ).mappings()
     return [
         {**dict(r), "payload": bytes(r["payload"][:2048]).decode("utf-8", "replace")} for r in rows
     ]
 
 
-def counts(db: sqlite3.Connection) -> dict[str, int]:
+def counts(db: Connection) -> dict[str, int]:
     one = db.execute(
-        "SELECT (SELECT count(*) FROM messages) AS messages, "
-        f"(SELECT count(*) FROM messages WHERE {DURABLE}) AS durable, "
-        "(SELECT count(*) FROM quarantine) AS quarantined, "
-        "(SELECT count(*) FROM sites) AS sites"
-    ).fetchone()
-    return dict(one)
+        text(
+            "SELECT (SELECT count(*) FROM messages) AS messages, "
+            f"(SELECT count(*) FROM messages WHERE {DURABLE}) AS durable, "
+            "(SELECT count(*) FROM quarantine) AS quarantined, "
+            "(SELECT count(*) FROM sites) AS sites, "
+            "(SELECT count(*) FROM sites WHERE online = 1) AS online"
+        )
+    ).mappings()
+    return {k: int(v) for k, v in dict(one.one()).items()}

@@ -1,13 +1,12 @@
 """The hub's web side: a JSON API and the first dashboard page, on FastAPI.
 
-Reads only, through read-only SQLite connections of its own, so a slow page
+Reads through connections of its own (read-only for SQLite), so a slow page
 never holds up the consumer's writes. Pages are rendered on the server
 (Jinja2) and refresh themselves; there is no JavaScript build to maintain.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -17,26 +16,25 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Connection
 
 from roomprobe.contract import parse_utc, topics
 
 from . import line_endpoint, store
 from .config import HubConfig
 from .consumer import Consumer
+from .database import open_engine, url_for
 from .texts import LANGS, labels
 from .udp_echo import UdpEcho
 
 
-def _db(request: Request) -> Iterator[sqlite3.Connection]:
-    """A read-only connection for one request."""
-    conn = store.connect(request.app.state.cfg.storage.path, readonly=True)
-    try:
+def _db(request: Request) -> Iterator[Connection]:
+    """A connection for one request, in one read transaction (one consistent view)."""
+    with request.app.state.reader.connect() as conn:
         yield conn
-    finally:
-        conn.close()
 
 
-DB = Annotated[sqlite3.Connection, Depends(_db)]
+DB = Annotated[Connection, Depends(_db)]
 
 
 def create_app(
@@ -67,6 +65,8 @@ def create_app(
         title="roomhub", description="District hub of the meeting-room probes", lifespan=lifespan
     )
     app.state.cfg = cfg
+    # Read-only: the dashboard can never change what the consumer stored.
+    app.state.reader = open_engine(url_for(cfg.storage.path, cfg.storage.url), readonly=True)
     app.include_router(line_endpoint.build_router())  # what the probes test their line against
     names = {s.id: s.name for s in cfg.sites}
     templates = Environment(

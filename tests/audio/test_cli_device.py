@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import probe_toml
 from pulse_rig import Pulse, pulse_session
+from rig import probe_toml
 
 AUDIO = {
     "capture_device": "pulse",

@@ -18,8 +18,8 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 from paho.mqtt.client import MQTTv5
 
-from conftest import Rig, wait_for
 from pulse_rig import Pulse, pulse_session
+from rig import Rig, wait_for
 from roomprobe.contract import Stamp, encode, topics, utc_iso, validate
 
 AUDIO = {

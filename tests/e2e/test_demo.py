@@ -14,7 +14,7 @@ import subprocess
 import sys
 import urllib.request
 
-from conftest import wait_for
+from rig import wait_for
 from roomhub import demo
 from roomhub.broker import free_port
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Rig, wait_for
+from rig import Rig, wait_for
 
 MODEL = {"backend": "model", "interval_s": 1.0, "sweep_s": 3.0}
 

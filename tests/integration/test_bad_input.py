@@ -17,7 +17,7 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 from paho.mqtt.client import MQTTv5
 
-from conftest import Rig, wait_for
+from rig import Rig, wait_for
 from roomprobe.contract import schema_document, topics
 
 
@@ -31,7 +31,8 @@ def publish(rig: Rig, topic: str, payload: bytes) -> None:
     )
 
 
-def test_malformed_and_oversized_messages_are_quarantined_with_their_reason(rig: Rig):
+def test_malformed_and_oversized_messages_are_quarantined_with_their_reason(rig_db: Rig):
+    rig = rig_db
     rig.start_broker()
     hub = rig.hub()
     wait_for(lambda: hub_subscribed(rig), what="the hub's subscriptions")
@@ -212,7 +213,7 @@ def test_broker_config_with_the_districts_security_may_listen_beyond(tmp_path):
 def test_hub_with_its_udp_echo_port_taken_says_so_and_exits(tmp_path):
     import socket
 
-    from conftest import hub_toml
+    from rig import hub_toml
 
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     taken.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import Rig, wait_for
+from rig import Rig, wait_for
 
 
 def outbox_state(state_dir: Path) -> tuple[int, list[int]]:
@@ -81,7 +81,8 @@ def get_json(rig: Rig, path: str):
         return json.loads(r.read())
 
 
-def test_results_flow_from_probe_to_hub_store_and_api(rig: Rig):
+def test_results_flow_from_probe_to_hub_store_and_api(rig_db: Rig):
+    rig = rig_db
     rig.start_broker()
     rig.hub()
     rig.probe(profile="slow-line")
@@ -118,7 +119,8 @@ def test_results_flow_from_probe_to_hub_store_and_api(rig: Rig):
     assert "Call the ISP" in english.read().decode()
 
 
-def test_broker_outage_loses_and_duplicates_nothing(rig: Rig):
+def test_broker_outage_loses_and_duplicates_nothing(rig_db: Rig):
+    rig = rig_db
     broker = rig.start_broker()
     hub = rig.hub()
     probe = rig.probe(net={"interval_s": 0.05, "monitor_interval_s": 0.2})
@@ -139,7 +141,8 @@ def test_broker_outage_loses_and_duplicates_nothing(rig: Rig):
     assert figures["stored"] >= figures["published"] - figures["waiting"]
 
 
-def test_hub_killed_and_restarted_loses_and_duplicates_nothing(rig: Rig):
+def test_hub_killed_and_restarted_loses_and_duplicates_nothing(rig_db: Rig):
+    rig = rig_db
     rig.start_broker()
     hub = rig.hub()
     probe = rig.probe(net={"interval_s": 0.05, "monitor_interval_s": 0.2})
@@ -163,7 +166,8 @@ def test_hub_killed_and_restarted_loses_and_duplicates_nothing(rig: Rig):
     assert figures["stored"] - figures["stored_and_waiting"] == expected
 
 
-def test_probe_killed_is_marked_offline_and_keeps_its_last_verdicts(rig: Rig):
+def test_probe_killed_is_marked_offline_and_keeps_its_last_verdicts(rig_db: Rig):
+    rig = rig_db
     rig.start_broker()
     rig.hub()
     probe = rig.probe(profile="slow-line")

@@ -15,7 +15,7 @@ import urllib.request
 import paho.mqtt.publish as mqtt_publish
 from paho.mqtt.client import MQTTv5
 
-from conftest import Rig, wait_for
+from rig import Rig, wait_for
 from roomprobe.contract import Stamp, encode, topics, utc_iso
 
 

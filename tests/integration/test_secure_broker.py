@@ -215,7 +215,7 @@ def test_a_ca_is_never_overwritten(tmp_path: Path):
 
 def test_probe_and_hub_deliver_end_to_end_over_tls_with_their_accounts(tmp_path: Path):
     """The real daemon and hub, each with its account and the district CA, on the secure broker."""
-    from conftest import Rig, wait_for
+    from rig import Rig, wait_for
 
     ca = pki.make_ca(tmp_path / "pki")
     server = pki.make_server_cert(ca, tmp_path / "pki", ["127.0.0.1"])

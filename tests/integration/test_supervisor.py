@@ -10,7 +10,7 @@ import signal
 import socket
 import time
 
-from conftest import Rig, wait_for
+from rig import Rig, wait_for
 
 
 def test_daemon_notifies_ready_pings_the_watchdog_and_says_stopping(rig: Rig):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Rig
+from rig import Rig
 
 
 def hub_line(rig: Rig, **net) -> dict:

@@ -15,8 +15,8 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 from paho.mqtt.client import MQTTv5
 
-from conftest import Rig, wait_for
 from line_rig import hub_line
+from rig import Rig, wait_for
 from roomprobe.contract import Stamp, encode, topics, utc_iso
 
 

@@ -14,9 +14,9 @@ import subprocess
 
 import pytest
 
-from conftest import Rig, wait_for
 from impairer import UdpImpairer, expected_jitter_ms
 from line_rig import hub_line
+from rig import Rig, wait_for
 
 # No heavy test: its own traffic would fill the line (that case has a test of its own).
 FAST = {"monitor_interval_s": 6, "probe_interval_s": 0.2, "daily_budget_mb": 0}

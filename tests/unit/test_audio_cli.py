@@ -122,7 +122,7 @@ def test_a_reference_turns_a_quieter_amplifier_into_a_finding(tmp_path: Path, wa
 
 def test_no_test_tone_by_hand_in_meeting_mode(tmp_path: Path, capsys):
     """Rule 1 holds at the keyboard too: the daemon's saved meeting mode refuses the tone."""
-    from conftest import probe_toml
+    from rig import probe_toml
     from roomprobe.outbox import FILE_NAME, Outbox
 
     state = tmp_path / "state"

@@ -1,0 +1,198 @@
+"""The hub's store, the same tests on SQLite and on a real PostgreSQL (tests/pgserver.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from roomhub import store
+from roomhub.database import DatabaseUrlError, migrate, open_engine
+from roomhub.migrations import MIGRATIONS
+from roomhub.store import Incoming, Store
+from roomprobe.contract import Stamp, schema_document, topics, utc_iso, validate
+
+BOOT = str(uuid.uuid4())
+
+
+def stamped(site: str, schema: str, seq: int, boot: str = BOOT, **body: Any) -> dict:
+    """A contract-valid payload built from the schema's own example."""
+    example = schema_document(schema)["examples"][0]
+    envelope = Stamp(site, boot, lambda: True).envelope(schema, seq)
+    fields = {k: v for k, v in example.items() if k not in envelope}
+    payload = {**fields, **envelope, **body}
+    return validate(json.loads(json.dumps(payload)), schema)
+
+
+def result(site: str, seq: int, **body: Any) -> Incoming:
+    p = stamped(site, "roomprobe.result.net", seq, **body)
+    return Incoming(topics.result(site, "net"), json.dumps(p).encode(), p)
+
+
+def status(site: str, seq: int, online: bool) -> Incoming:
+    p = stamped(site, "roomprobe.status", seq, online=online)
+    return Incoming(topics.status(site), json.dumps(p).encode(), p)
+
+
+@pytest.fixture
+def st(hub_db_url: str):
+    s = Store(hub_db_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def rows(s: Store, sql: str, **params: Any) -> list[dict[str, Any]]:
+    with s.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def test_migrations_are_recorded_and_applying_them_again_changes_nothing(st: Store):
+    versions = [r["version"] for r in rows(st, "SELECT version FROM schema_version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
+    assert migrate(st.engine) == len(MIGRATIONS)
+    assert len(rows(st, "SELECT version FROM schema_version")) == len(MIGRATIONS)
+
+
+def test_a_batch_is_stored_once_whatever_is_delivered_twice(st: Store):
+    first = [result("dak-ang", n) for n in range(1, 6)]
+    again = first[2]  # a redelivery inside the same batch
+    out = st.write([*first, again])
+    assert out.outcomes == ["stored"] * 5 + ["duplicate"]
+    out = st.write([first[0], result("dak-ang", 6)])  # and in a later batch
+    assert out.outcomes == ["duplicate", "stored"]
+    seqs = [r["seq"] for r in rows(st, "SELECT seq FROM messages ORDER BY seq")]
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    stored = rows(st, "SELECT payload FROM messages WHERE seq = 3")[0]["payload"]
+    assert json.loads(stored) == first[2].payload  # the raw payload, whole
+
+
+def test_quarantine_keeps_the_reason_and_at_most_the_configured_bytes(hub_db_url: str):
+    s = Store(hub_db_url, quarantine_keep_bytes=1024)
+    try:
+        big = b"x" * 5000
+        out = s.write([Incoming("roomprobe/v1/dak-ang/event", big, None, "too big"),
+                       result("dak-ang", 1)])  # fmt: skip
+        assert out.outcomes == ["quarantined", "stored"]
+        with s.engine.connect() as conn:
+            q = store.quarantined(conn)
+        assert [(r["size"], r["reason"], len(r["payload"])) for r in q] == [(5000, "too big", 1024)]
+    finally:
+        s.close()
+
+
+def test_last_will_marks_offline_but_keeps_the_verdicts_the_probe_gave(st: Store):
+    st.write([status("dak-ang", 1, online=True), result("dak-ang", 2)])
+    st.write([status("dak-ang", 2, online=False)])  # the Last Will: stale verdicts
+    with st.engine.connect() as conn:
+        (site,) = [s for s in store.sites_overview(conn, {"dak-ang": "Xã Đắk Ang"})]
+    assert site["online"] is False
+    assert site["verdicts"] is not None and site["name"] == "Xã Đắk Ang"
+    assert site["results"]["net"]["verdict"]["status"]
+
+
+def test_a_status_after_the_will_inside_one_batch_wins(st: Store):
+    st.write([status("dak-ang", 1, online=False), status("dak-ang", 2, online=True)])
+    assert rows(st, "SELECT online FROM sites")[0]["online"] == 1
+
+
+def test_gaps_are_found_per_site_and_boot(st: Store):
+    st.write([result("dak-ang", n) for n in (1, 2, 5, 6, 9)])
+    st.write([result("bo-y", n) for n in (1, 2, 3)])
+    with st.engine.connect() as conn:
+        found = [(g["first"], g["last"]) for g in store.gaps(conn, "dak-ang")]
+        assert found == [(3, 4), (7, 8)]
+        assert store.missing_count(conn, "bo-y") == 0
+        assert store.counts(conn)["durable"] == 8
+
+
+def test_retention_deletes_old_messages_in_chunks_but_keeps_each_sites_last_status(st: Store):
+    st.write([status("dak-ang", 1, online=True)] + [result("dak-ang", n) for n in range(2, 30)])
+    st.write([result("bo-y", 1)])
+    later = datetime.now(UTC) + timedelta(days=10)
+    removed = st.prune(keep_results_days=5, keep_quarantine_days=5, now=later, chunk=7)
+    assert removed["messages"] == 29  # everything but dak-ang's last status
+    left = rows(st, "SELECT schema FROM messages")
+    assert left == [{"schema": "roomprobe.status"}]
+    assert st.prune(5, 5, now=datetime.now(UTC)) == {"messages": 0, "quarantine": 0}
+
+
+def test_retention_of_zero_keeps_everything(st: Store):
+    st.write([result("dak-ang", n) for n in range(1, 4)])
+    far = datetime.now(UTC) + timedelta(days=10000)
+    assert st.prune(0, 0, now=far) == {"messages": 0, "quarantine": 0}
+
+
+def test_messages_between_reads_a_window_oldest_first(st: Store):
+    st.write([result("dak-ang", 1), status("dak-ang", 1, True)])
+    st.write([result("bo-y", 1)])
+    start = utc_iso(datetime.now(UTC) - timedelta(minutes=1))
+    end = utc_iso(datetime.now(UTC) + timedelta(minutes=1))
+    with st.engine.connect() as conn:
+        both = store.messages_between(conn, start, end, ["roomprobe.result.net"])
+        one = store.messages_between(conn, start, end, ["roomprobe.result.net"], site="bo-y")
+        none = store.messages_between(conn, end, end, ["roomprobe.result.net"])
+    assert [m["payload"]["site"] for m in both] == ["dak-ang", "bo-y"]
+    assert [m["payload"]["site"] for m in one] == ["bo-y"]
+    assert none == []
+
+
+def test_the_dashboards_connection_cannot_write(st: Store, hub_db_url: str):
+    reader = open_engine(hub_db_url, readonly=True)
+    try:
+        with pytest.raises(SQLAlchemyError), reader.begin() as conn:
+            conn.execute(text("DELETE FROM messages"))
+    finally:
+        reader.dispose()
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("mysql://root@localhost/x", r"SQLite \(a path\) or PostgreSQL"),
+        ("not a url", "is not a database URL"),
+        ("sqlite://", "must be a file"),
+    ],
+)
+def test_a_bad_storage_url_is_named(url: str, words: str):
+    with pytest.raises(DatabaseUrlError, match=words):
+        open_engine(url)
+
+
+def test_a_store_from_before_schema_version_is_taken_over_at_its_version(tmp_path: Path):
+    """Stores made when SQLite's PRAGMA user_version held the version keep their data."""
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    for statement in filter(str.strip, MIGRATIONS[0].split(";")):
+        old.execute(statement.format(pk="INTEGER PRIMARY KEY", blob="BLOB"))
+    old.execute(
+        "INSERT INTO messages (msg_id, site, schema, boot_id, seq, ts, clock_synced, "
+        "received_at, payload) VALUES (?, 'dak-ang', 'roomprobe.event', 'b', 1, 't', 1, 't', '{}')",
+        (str(uuid.uuid4()),),
+    )
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    s = Store(f"sqlite:///{path}")
+    try:
+        assert rows(s, "SELECT count(*) AS n FROM messages")[0]["n"] == 1
+        assert rows(s, "SELECT count(*) AS n FROM meetings")[0]["n"] == 0  # migration 2 ran
+    finally:
+        s.close()
+
+
+def test_a_failed_batch_stores_nothing(st: Store):
+    """One transaction: if it fails, no message of the batch is taken (none may be acked)."""
+    good = result("dak-ang", 1)
+    broken = Incoming(good.topic, good.raw, {**good.payload, "msg_id": None})  # NOT NULL
+    with pytest.raises(SQLAlchemyError):
+        st.write([good, broken])
+    assert rows(st, "SELECT count(*) AS n FROM messages")[0]["n"] == 0
