@@ -190,6 +190,143 @@ def cmd_site_remove(args: argparse.Namespace) -> int:
     return _provision(args, step)
 
 
+EX_UNAVAILABLE = 69  # sysexits.h: the hub (or the probe) is not there
+EX_TEMPFAIL = 75  # no reply in time: try again later
+
+
+def _hub_call(args: argparse.Namespace, step) -> int:
+    """Run one step against the running hub's API; failures are one sentence."""
+    from . import hubclient
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EX_CONFIG
+    try:
+        return step(cfg, hubclient)
+    except hubclient.HubUnreachable as exc:
+        print(f"roomhub: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except hubclient.HubRefused as exc:
+        print(f"roomhub: the hub refused: {exc}", file=sys.stderr)
+        return 1
+
+
+def _print_reply(state: dict, wait: float) -> int:
+    if state["state"] == "waiting":
+        print(f"no reply within {wait:.0f} s (the probe may be offline); command {state['msg_id']}"
+              " stays on the dashboard", file=sys.stderr)  # fmt: skip
+        return EX_TEMPFAIL
+    if state["state"] == "expired":
+        print(f"the command expired without a reply (probe offline?): {state['msg_id']}",
+              file=sys.stderr)  # fmt: skip
+        return EX_TEMPFAIL
+    reply = state["reply"]
+    print(f"{reply['message']['vi']}\n{reply['message']['en']}")
+    for kind, status in (reply.get("result") or {}).get("verdicts", {}).items():
+        print(f"  {kind}: {status}")
+    return 0 if reply["ok"] else 1
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    def step(cfg, hubclient) -> int:
+        if args.probe_command == "run-test":
+            command, cmd_args = "run-test", {"tests": args.tests}
+        else:
+            command, cmd_args = "meeting-mode", {"on": args.state == "on"}
+        sent = hubclient.call(cfg, "POST", f"/api/sites/{args.site}/commands",
+                              {"command": command, "args": cmd_args})  # fmt: skip
+        print(f"sent {command} to {args.site} ({sent['msg_id']}); waiting up to {args.wait:.0f} s",
+              file=sys.stderr)  # fmt: skip
+        return _print_reply(hubclient.wait_for_reply(cfg, sent["msg_id"], args.wait), args.wait)
+
+    return _hub_call(args, step)
+
+
+def cmd_meeting(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    def step(cfg, hubclient) -> int:
+        zone = ZoneInfo(cfg.web.timezone)
+        if args.meeting_command == "list":
+            meetings = hubclient.call(cfg, "GET", "/api/meetings")
+            if not meetings:
+                print("no meeting ahead")
+            for m in meetings:
+                start = datetime.fromisoformat(m["start"].replace("Z", "+00:00")).astimezone(zone)
+                sites = ", ".join(m["sites"]) or "all sites"
+                print(f"{m['id']}\t{start:%d/%m/%Y %H:%M}\t{m['title']}\t{sites}")
+            return 0
+        if args.meeting_command == "remove":
+            done = hubclient.call(cfg, "DELETE", f"/api/meetings/{args.id}")
+            print(f"removed {done['removed']}")
+            return 0
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError:
+            print(f"roomhub: --start {args.start!r} is not a date and time "
+                  "(e.g. 2026-12-01T08:00)", file=sys.stderr)  # fmt: skip
+            return EX_USAGE
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=zone)  # as people type it: the district's own time
+        end = start + timedelta(minutes=args.minutes)
+        sites = [s for s in (args.sites or "").split(",") if s]
+        made = hubclient.call(cfg, "POST", "/api/meetings", {
+            "title": args.title, "start": start.isoformat(), "end": end.isoformat(),
+            "sites": sites})  # fmt: skip
+        print(f"meeting {made['id']} added")
+        if made.get("warning"):
+            print(f"roomhub: not published yet: {made['warning']}", file=sys.stderr)
+        return 0
+
+    return _hub_call(args, step)
+
+
+def _site_id(text: str) -> str:
+    from roomprobe.contract import topics
+
+    if not topics.is_site_id(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a site id: 2-63 lower-case letters, digits and hyphens (e.g. dak-ang)"
+        )
+    return text
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import monthly, report
+    from .database import StoreError, open_engine, url_for
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EX_CONFIG
+    try:
+        if args.month:
+            year_month = monthly.parse_month(args.month)
+        else:
+            year_month = report.last_full_month(timezone=cfg.web.timezone)
+    except ValueError as exc:
+        print(f"roomhub: --month {exc}", file=sys.stderr)
+        return EX_USAGE
+    from . import report_pdf  # matplotlib: only for this command
+
+    try:
+        engine = open_engine(url_for(cfg.storage.path, cfg.storage.url), readonly=True)
+        try:
+            built = monthly.build(cfg, engine, year_month)
+        finally:
+            engine.dispose()
+    except StoreError as exc:
+        print(f"roomhub: cannot read the store: {_first_line(exc)}", file=sys.stderr)
+        return EX_CANTCREAT
+    try:
+        for path in report_pdf.write_report(built, Path(args.out), args.lang):
+            print(path)
+    except OSError as exc:
+        print(f"roomhub: cannot write the report into {args.out}: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomhub",
@@ -266,6 +403,52 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("site", help="the site id")
     p.set_defaults(func=cmd_site_remove)
+
+    probe_cmd = sub.add_parser("probe", help="send a command to one probe and show its reply")
+    probe_sub = probe_cmd.add_subparsers(dest="probe_command", required=True, metavar="COMMAND")
+    p = probe_sub.add_parser("run-test", help="run the line and/or audio test now")
+    with_config(p)
+    p.add_argument("site", type=_site_id, help="the site id, e.g. dak-ang")
+    p.add_argument("--tests", nargs="+", choices=["net", "audio"], default=["net", "audio"],
+                   help="which tests (default both)")  # fmt: skip
+    p.add_argument("--wait", type=float, default=180.0,
+                   help="seconds to wait for the reply (default %(default)s)")  # fmt: skip
+    p.set_defaults(func=cmd_probe)
+    p = probe_sub.add_parser("meeting-mode", help="turn a room's meeting mode on or off")
+    with_config(p)
+    p.add_argument("site", type=_site_id, help="the site id")
+    p.add_argument("state", choices=["on", "off"])
+    p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the reply")
+    p.set_defaults(func=cmd_probe)
+
+    meeting_cmd = sub.add_parser("meeting", help="the meeting schedule the probes receive")
+    meeting_sub = meeting_cmd.add_subparsers(dest="meeting_command", required=True,
+                                             metavar="COMMAND")  # fmt: skip
+    p = meeting_sub.add_parser("add", help="schedule a meeting and publish the schedule")
+    with_config(p)
+    p.add_argument("--title", required=True, help='e.g. "Họp giao ban tuần"')
+    p.add_argument(
+        "--start",
+        required=True,
+        help="start, e.g. 2026-12-01T08:00 (the hub's time zone unless one is given)",
+    )
+    p.add_argument("--minutes", type=int, default=120, help="length (default %(default)s)")
+    p.add_argument("--sites", help="comma-separated site ids (default: every site)")
+    p.set_defaults(func=cmd_meeting)
+    p = meeting_sub.add_parser("list", help="the meetings ahead")
+    with_config(p)
+    p.set_defaults(func=cmd_meeting)
+    p = meeting_sub.add_parser("remove", help="delete a meeting and publish the schedule")
+    with_config(p)
+    p.add_argument("id", help="the meeting's id (see 'roomhub meeting list')")
+    p.set_defaults(func=cmd_meeting)
+
+    p = sub.add_parser("report", help="the monthly report: CSV and PDF, per commune and district")
+    with_config(p)
+    p.add_argument("--month", help="YYYY-MM (default: the last full month in the hub's zone)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="language (default vi)")
+    p.add_argument("--out", default=".", help="folder for the files (default: here)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "demo", help="run a broker, the hub and four simulated probes on this machine"

@@ -7,9 +7,10 @@ district office or, since the 2025 reform, a province (shared/GLOSSARY.md).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from roomprobe import tomlconfig
 from roomprobe.contract import topics
@@ -80,6 +81,10 @@ class LineConfig(_Section):
         8082, ge=0, le=65535,
         description="UDP echo for the probes' light probes, on the web host; 0 turns it off",
     )  # fmt: skip
+    # The district's line requirement, as the hub judges it (charts, alerts, reports).
+    # The probes judge with their own [thresholds]; the two are set to the same figure.
+    target_download_mbps: float = Field(50.0, gt=0, description="Required download speed")
+    target_upload_mbps: float = Field(50.0, gt=0, description="Required upload speed")
 
 
 class ConsumerConfig(_Section):
@@ -140,6 +145,134 @@ class SecurityConfig(_Section):
     )
 
 
+def _check_url(value: str) -> str:
+    """An http(s) URL with a host: where a webhook is POSTed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not host
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError(
+            "expected an http:// or https:// URL such as https://chat.example.org/hooks/roomhub"
+        )
+    return value
+
+
+def _check_address(value: str) -> str:
+    """One e-mail address, optionally with a name: 'it@example.org' or 'IT <it@example.org>'."""
+    from email.utils import parseaddr
+
+    if any(c in value for c in "\r\n,;"):
+        raise ValueError("expected one e-mail address per item (no commas, no line breaks)")
+    addr = parseaddr(value)[1]
+    local, at, domain = addr.rpartition("@")
+    plain = addr.isascii() and not any(c.isspace() for c in addr)
+    if not (at and local and domain and plain) or "@" in local or domain.strip(".") != domain:
+        raise ValueError("expected an e-mail address such as it@ngoc-hoi.example")
+    return value
+
+
+_Url = Annotated[str, AfterValidator(_check_url)]
+_Address = Annotated[str, AfterValidator(_check_address)]
+
+
+class AlertsConfig(_Section):
+    """Alerts: what is watched, the thresholds, and where the notices go (webhook, e-mail)."""
+
+    enabled: bool = Field(True, description="Watch the rooms and send alerts")
+    interval_s: float = Field(
+        30.0, ge=1, le=3600, description="Seconds between two rounds of the alert watcher"
+    )
+    offline_after_s: float = Field(
+        180.0, ge=10, le=7 * 24 * 3600,
+        description="A site the hub has not heard from for this long is offline (3 x the "
+        "probes' default heartbeat of 60 s); the probe's Last Will makes it offline at once",
+    )  # fmt: skip
+    line_bad_tests: int = Field(
+        3, ge=1, le=100,
+        description="The line alert opens when this many measured line tests in a row fall "
+        "short of [line] target_download_mbps / target_upload_mbps (or their verdict is fail)",
+    )  # fmt: skip
+    meeting_lead_min: float = Field(
+        30.0, ge=0, le=24 * 60,
+        description="A room not ready this many minutes before a scheduled meeting is an alert",
+    )  # fmt: skip
+    webhook_urls: list[_Url] = Field(
+        default_factory=list, description="Each notice is POSTed as JSON to every URL here"
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120)
+    smtp_host: str | None = Field(None, description="The mail server; None sends no e-mail")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls (submission, port 587), tls (implicit TLS, port 465) or none",
+    )
+    smtp_username: str | None = Field(None, min_length=1, description="Login; None: no login")
+    smtp_password_file: Path | None = Field(
+        None, description="File holding the SMTP password (kept out of the config itself)"
+    )
+    smtp_timeout_s: float = Field(20.0, gt=0, le=300)
+    mail_from: _Address | None = Field(
+        None, validate_default=True, description="The sender of alert e-mails"
+    )
+    mail_to: list[_Address] = Field(
+        default_factory=list, validate_default=True, description="Who receives the alert e-mails"
+    )
+    tls_ca: Path | None = Field(
+        None,
+        description="A CA certificate to trust besides the system's, for the mail server "
+        "and https webhooks (e.g. the district's own CA)",
+    )
+    dashboard_url: _Url | None = Field(
+        None, description="The dashboard's address, given in every notice"
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=100, description="Attempts per notice and channel before it is given up"
+    )
+    retry_after_s: float = Field(
+        60.0, ge=0, le=24 * 3600,
+        description="Wait before the first retry of a failed notice; doubles after each failure",
+    )  # fmt: skip
+
+    _smtp_host = field_validator("smtp_host")(
+        lambda v: tomlconfig.check_host(v) if v is not None else v
+    )
+
+    @field_validator("smtp_password_file", mode="after")
+    @classmethod
+    def _password_needs_user(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not info.data.get("smtp_username"):
+            raise ValueError("a password file needs smtp_username as well")
+        return value
+
+    @field_validator("mail_from", mode="after")
+    @classmethod
+    def _sender_with_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("smtp_host") and value is None:
+            raise ValueError("required when smtp_host is set (the sender of alert e-mails)")
+        return value
+
+    @field_validator("mail_to", mode="after")
+    @classmethod
+    def _recipients_with_host(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if "smtp_host" not in info.data:
+            return value  # smtp_host itself is wrong: that error is the one to read
+        if info.data["smtp_host"] and not value:
+            raise ValueError("at least one recipient is required when smtp_host is set")
+        if not info.data["smtp_host"] and value:
+            raise ValueError("set smtp_host too: without a mail server no e-mail is sent")
+        return value
+
+
 class HubConfig(_Section):
     hub_id: str = Field(
         description="The hub's own id: its MQTT client id and the site of its messages"
@@ -151,6 +284,7 @@ class HubConfig(_Section):
     consumer: ConsumerConfig = ConsumerConfig()
     line: LineConfig = LineConfig()
     security: SecurityConfig = SecurityConfig()
+    alerts: AlertsConfig = AlertsConfig()
     sites: list[SiteEntry] = Field(default_factory=list, description="Known sites and their names")
 
     _check_hub_id = field_validator("hub_id")(lambda v: topics.check_site_id(v))

@@ -33,6 +33,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,9 @@ class Consumer:
         self._generation = 0  # bumped on every connect and every deliberate drop
         self._writer: threading.Thread | None = None
         self._next_prune = time.monotonic() + 60.0  # not in the way of start-up
+        # Run (in a thread of its own) each time the subscriptions are in place: the hub
+        # republishes the retained schedule then, in case the broker lost it.
+        self.on_ready: Callable[[], object] | None = None
         name = f"-{cfg.consumer.name}" if cfg.consumer.name else ""
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -151,6 +155,14 @@ class Consumer:
             log.error("broker refused the hub's subscriptions: %s", ", ".join(failed))
             return
         self.subscribed.set()
+        if self.on_ready is not None:  # not on paho's thread: it may wait for a PUBACK
+            threading.Thread(target=self._ready, name="roomhub-ready", daemon=True).start()
+
+    def _ready(self) -> None:
+        try:
+            self.on_ready()  # type: ignore[misc]
+        except Exception:
+            log.exception("the hub's on-connect step failed; it runs again on reconnect")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()

@@ -6,19 +6,30 @@ process of its own with its own config file under the work folder. The
 probes use the simulated backends with a different room profile each, so the
 dashboard shows a good room, a slow ISP line, a faulty commune LAN and a
 broken speaker side by side.
+
+The broker is the district's secure one: the demo runs ``roomhub pki init``
+and ``roomhub site add`` (the same code) into ``<workdir>/security``, so the
+probes and the hub connect over TLS with the district CA and their own
+accounts, under the ACL. A meeting is scheduled 40 minutes ahead, so the
+readiness board has something to show.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+import tomllib
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from roomprobe import tomlconfig
 
+from . import config, provision
 from .broker import Broker, BrokerError, free_port, wait_for_port
 
 HUB_ID = "ngoc-hoi"
@@ -54,22 +65,40 @@ def _port_free(port: int) -> bool:
 
 
 def hub_config(broker_port: int, web_port: int, workdir: Path) -> str:
+    security = workdir / "security"
     return tomlconfig.dumps({
         "hub_id": HUB_ID,
         "name": HUB_NAME,
-        "mqtt": {"host": "127.0.0.1", "port": broker_port},
+        "mqtt": {"host": "localhost", "port": broker_port, "username": "roomhub",
+                 "password_file": provision.Layout(security).hub_secret,
+                 "tls_ca": provision.Layout(security).ca.cert},
         "storage": {"path": workdir / "hub" / "roomhub.sqlite"},
         "web": {"host": "127.0.0.1", "port": web_port},
         "line": {"udp_echo_port": 0},  # the demo's probes simulate their lines
+        "security": {"dir": security, "broker_host": "localhost", "broker_port": broker_port},
         "sites": [{"id": k, "name": v} for k, v in SITES.items()],
     })  # fmt: skip
 
 
+def provision_fleet(cfg: config.HubConfig) -> provision.Layout:
+    """The district's CA (kept between runs) and an account and bundle per probe."""
+    lay = provision.Layout(cfg.security.dir)
+    if not lay.ca.cert.exists():
+        provision.init_pki(cfg, ["localhost", "127.0.0.1"])
+    for site in PROBES:
+        provision.add_site(cfg, site, SITES[site])  # a fresh password each run
+    return lay
+
+
 def probe_config(site: str, profile: str, broker_port: int, workdir: Path) -> str:
+    bundle = provision.Layout(workdir / "security").bundle(site)
+    mqtt = tomllib.loads((bundle / "roomprobe.toml").read_text(encoding="utf-8"))["mqtt"]
+    # The bundle names where the files go on the box's data partition; here they stay put.
+    mqtt |= {"password_file": bundle / "mqtt-password", "tls_ca": bundle / "district-ca.crt"}
     return tomlconfig.dumps({
         "site": site,
         "name": SITES[site],
-        "mqtt": {"host": "127.0.0.1", "port": broker_port},
+        "mqtt": mqtt,
         "paths": {"state_dir": workdir / "probes" / site},
         "daemon": {"heartbeat_s": 10},
         "net": {"interval_s": 20, "monitor_interval_s": 10},
@@ -78,13 +107,42 @@ def probe_config(site: str, profile: str, broker_port: int, workdir: Path) -> st
     })  # fmt: skip
 
 
+def schedule_meeting(web_port: int) -> str | None:
+    """A meeting 40 minutes ahead for every room, through the hub's API as people add one."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=40)
+    body = json.dumps(
+        {
+            "title": "Họp giao ban trực tuyến (demo)",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "sites": [],
+        }
+    ).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{web_port}/api/meetings", data=body,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return json.loads(resp.read())["id"]
+    except OSError as exc:  # the demo runs on without it
+        print(f"demo: could not schedule the demo meeting: {exc}", file=sys.stderr)
+        return None
+
+
 def run_demo(workdir: Path, web_port: int = 8080) -> int:
     workdir = workdir.resolve()
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     if not _port_free(web_port):
         taken, web_port = web_port, free_port()
         print(f"demo: port {taken} is taken, the dashboard uses {web_port} instead")
-    broker = Broker(workdir / "broker")
+    broker_port = free_port()
+    hub_conf = workdir / "hub.toml"
+    hub_conf.write_text(hub_config(broker_port, web_port, workdir), encoding="utf-8")
+    try:
+        lay = provision_fleet(config.load(hub_conf))
+    except (provision.ProvisionError, OSError) as exc:
+        print(f"demo: cannot provision the fleet: {exc}", file=sys.stderr)
+        return 1
+    broker = Broker(workdir / "broker", port=broker_port, security=lay.security())
     try:
         broker.start()
     except BrokerError as exc:
@@ -110,8 +168,6 @@ def run_demo(workdir: Path, web_port: int = 8080) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        hub_conf = workdir / "hub.toml"
-        hub_conf.write_text(hub_config(broker.port, web_port, workdir), encoding="utf-8")
         spawn("hub", "roomhub.cli", hub_conf)
         for site, profile in PROBES.items():
             conf = workdir / f"probe-{site}.toml"
@@ -122,7 +178,13 @@ def run_demo(workdir: Path, web_port: int = 8080) -> int:
                 f"demo: the hub did not start; see {workdir / 'logs' / 'hub.log'}", file=sys.stderr
             )
             return 1
-        print(f"demo: broker on 127.0.0.1:{broker.port}, {len(PROBES)} simulated probes")
+        meeting = schedule_meeting(web_port)
+        print(
+            f"demo: broker on localhost:{broker.port} (TLS, accounts, ACL: {lay.dir}), "
+            f"{len(PROBES)} simulated probes"
+        )
+        if meeting:
+            print(f"demo: meeting {meeting} scheduled in 40 minutes: see /readiness")
         print(f"demo: dashboard  http://127.0.0.1:{web_port}/   (English: ?lang=en)")
         print(f"demo: API        http://127.0.0.1:{web_port}/api/sites")
         print(f"demo: logs in {workdir / 'logs'}; Ctrl-C stops everything")

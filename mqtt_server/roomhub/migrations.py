@@ -46,7 +46,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_received ON messages (received_at);
     CREATE INDEX quarantine_received ON quarantine (received_at);
     CREATE TABLE meetings (
-        id          {pk},
+        id          TEXT PRIMARY KEY,
         title       TEXT NOT NULL,
         starts_at   TEXT NOT NULL,
         ends_at     TEXT NOT NULL,

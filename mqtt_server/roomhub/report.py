@@ -2,8 +2,9 @@
 
 One pass over one local calendar month of stored messages, each
 ``{"received_at": <RFC 3339 UTC>, "payload": <contract payload>}``, ordered by
-``received_at``, gives per site (commune meeting room) and for all sites
-together:
+``received_at`` within each site (the order across sites does not matter, so
+the store may hand them over one site after another), gives per site (commune
+meeting room) and for all sites together:
 
 - the line: tests, shares meeting the district's download / upload targets,
   spread of the speeds, median latency, jitter and loss, per day as well;
@@ -16,8 +17,8 @@ Rendering (CSV, PDF) is in ``report_pdf``. Every word a person reads is in
 definitions are written out for operators in docs/operators/reports.md; keep
 the two in step.
 
-What the store must pass (``window.query_start`` to ``window.query_end`` by
-``received_at``):
+What the store must pass (schemas ``SCHEMAS``, ``received_at`` from
+``window.query_start`` to ``window.query_end``):
 
 - every message received during the month;
 - a lead-in (``LEAD_IN``) before it: status messages tell the state at the
@@ -29,11 +30,12 @@ What the store must pass (``window.query_start`` to ``window.query_end`` by
   down) still belongs to this month. Results are placed by when they were
   measured, so each is counted in exactly one month.
 
-Keys read: status ``online`` (and ``heartbeat_s`` if a future status carries
-it); results ``ts``, ``clock_synced``, ``simulated``, ``verdict``,
-``metrics`` (line: ``download_mbps``, ``upload_mbps``, ``rtt_ms``,
-``jitter_ms``, ``loss_pct``), ``components`` (audio); events ``event``,
-``message``, ``details``. A store may trim payloads to these keys.
+Keys read besides ``schema`` and ``site``: status ``online`` (and
+``heartbeat_s`` if a future status carries it); results ``ts``,
+``clock_synced``, ``simulated``, ``verdict``, ``metrics`` (line:
+``download_mbps``, ``upload_mbps``, ``rtt_ms``, ``jitter_ms``, ``loss_pct``),
+``components`` (audio); events ``event``, ``message``, ``details``. A store
+may trim payloads to these keys.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ NET = "roomprobe.result.net"
 AUDIO = "roomprobe.result.audio"
 STATUS = "roomprobe.status"
 EVENT = "roomprobe.event"
+SCHEMAS = (STATUS, NET, AUDIO, EVENT)  # the only ones the report reads
 
 # -- words -----------------------------------------------------------------------------
 
@@ -90,6 +93,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "no": ("không", "no"),
     "times_in": ("Giờ theo múi giờ", "Times in"),
     "generated": ("Lập lúc", "Generated"),
+    "skipped": (
+        "{n} tin nhắn không đọc được đã bị bỏ qua; báo cán bộ CNTT",
+        "{n} messages could not be read and were left out; tell IT staff",
+    ),
     "partial_month": ("Tháng chưa kết thúc: số liệu đến", "Month not over: figures up to"),
     "targets": (
         "Yêu cầu đường truyền: tải xuống {down:g} Mbps, tải lên {up:g} Mbps",
@@ -1009,6 +1016,7 @@ def _fixed_in_month(r: SiteReport) -> list[Fault]:
 # -- grades (the summary's colours) ----------------------------------------------------
 
 GOOD, FAIR, POOR, NONE = "good", "fair", "poor", "none"
+PLAIN = "plain"  # a figure with data but no limit to judge it by
 
 
 def _share_grade(share: float | None) -> str:
@@ -1029,7 +1037,7 @@ def _limit_grade(value: float | None, limit: float | None) -> str:
     if value is None:
         return NONE
     if limit is None:
-        return GOOD
+        return PLAIN
     return GOOD if value <= limit else POOR
 
 
@@ -1038,7 +1046,7 @@ def grades(r: SiteReport, targets: Targets) -> dict[str, str]:
 
     Shares meeting a target: good from ``SHARE_GOOD``, fair from ``SHARE_FAIR``.
     Speeds: good when even P10 meets the target, fair when the median does.
-    Latency, jitter, loss: good within the limit (when one is given).
+    Latency, jitter, loss: good within the limit; plain when no limit was given.
     Availability: good from ``AVAILABILITY_GOOD``, fair from ``AVAILABILITY_FAIR``.
     Audio: poor when a fault is still open at the month's end.
     """

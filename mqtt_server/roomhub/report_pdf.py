@@ -39,6 +39,7 @@ from .report import (
     GOOD,
     MONTH_NAMES_EN,
     NONE,
+    PLAIN,
     POOR,
     MonthReport,
     SiteReport,
@@ -49,13 +50,14 @@ from .report import (
 
 A4_LANDSCAPE = (11.69, 8.27)
 A4_PORTRAIT = (8.27, 11.69)
-# Rows of the summary table on page 1, and on each further summary page.
-FIRST_PAGE_ROWS = 22
-MORE_PAGE_ROWS = 36
+# Up to this many sites, page 1 holds the summary table and the charts; with more, the
+# table has pages of its own (TABLE_ROWS sites each) and the charts follow on one page.
+CHARTS_WITH_TABLE = 12
+TABLE_ROWS = 30
 # Faults listed on a site's page before "… and N more".
 FAULT_ROWS = 10
 
-COLOURS = {GOOD: "#c8e6c9", FAIR: "#fff2a8", POOR: "#f5c2bd", NONE: "#e6e6e6"}
+COLOURS = {GOOD: "#c8e6c9", FAIR: "#fff2a8", POOR: "#f5c2bd", NONE: "#e6e6e6", PLAIN: "white"}
 DOWN_COLOUR, UP_COLOUR = "#1f5fa8", "#e07b00"
 RC = {
     "font.family": "DejaVu Sans",
@@ -275,16 +277,15 @@ def _style() -> Iterator[None]:
 
 def pdf_pages(report: MonthReport) -> int:
     """How many pages the PDF has: the summary page(s), then one per site."""
-    return len(_table_chunks(len(report.sites))) + len(report.sites)
+    chunks, charts_apart = _layout(len(report.sites))
+    return len(chunks) + charts_apart + len(report.sites)
 
 
-def _table_chunks(n: int) -> list[range]:
-    chunks = [range(0, min(n, FIRST_PAGE_ROWS))]
-    start = FIRST_PAGE_ROWS
-    while start < n:
-        chunks.append(range(start, min(n, start + MORE_PAGE_ROWS)))
-        start += MORE_PAGE_ROWS
-    return chunks
+def _layout(n: int) -> tuple[list[range], bool]:
+    """The summary table's rows per page, and whether the charts need a page of their own."""
+    if n <= CHARTS_WITH_TABLE:
+        return [range(n)], False
+    return [range(i, min(n, i + TABLE_ROWS)) for i in range(0, n, TABLE_ROWS)], True
 
 
 def render_pdf(report: MonthReport, lang: str = "vi") -> bytes:
@@ -306,11 +307,19 @@ def write_pdf(report: MonthReport, target: str | Path | IO[bytes], lang: str = "
     }
     with _style(), PdfPages(target, metadata=metadata) as pdf:
         page = 0
-        chunks = _table_chunks(len(report.sites))
+        chunks, charts_apart = _layout(len(report.sites))
         for index, chunk in enumerate(chunks):
             page += 1
             fig = Figure(figsize=A4_LANDSCAPE)
-            _summary_page(fig, report, lang, chunk, first=index == 0, last=index == len(chunks) - 1)
+            last = index == len(chunks) - 1
+            _summary_page(fig, report, lang, chunk, index == 0, last, charts=not charts_apart)
+            _footer(fig, report, lang, page, total)
+            pdf.savefig(fig)
+            fig.clear()
+        if charts_apart:
+            page += 1
+            fig = Figure(figsize=A4_LANDSCAPE)
+            _charts_page(fig, report, lang)
             _footer(fig, report, lang, page, total)
             pdf.savefig(fig)
             fig.clear()
@@ -350,6 +359,8 @@ def _heading(fig: Figure, report: MonthReport, lang: str, top: float = 0.965) ->
     lines.append(f"{w['times_in']} {report.window.timezone} · {w['generated']} {made}")
     if not report.complete:
         lines.append(f"{w['partial_month']} {_local(report.until, report, '%d/%m/%Y %H:%M')}")
+    if report.skipped:
+        lines.append(w["skipped"].format(n=report.skipped))
     fig.text(0.03, top - 0.035, "\n".join(lines), fontsize=7.5, va="top", linespacing=1.4)
     return top - 0.035 - 0.022 * len(lines) - 0.01
 
@@ -396,15 +407,23 @@ def _summary_columns(lang: str) -> list[tuple[str, Any, str | None]]:
 _COL_WIDTHS = [2.4, 1.0, 0.8, 0.8, 0.8, 1.25, 1.25, 0.7, 0.7, 0.7, 0.9, 0.8, 0.7, 0.9, 0.8]
 
 
+def _continued(fig: Figure, lang: str) -> float:
+    w = labels(lang)
+    fig.text(0.03, 0.965, f"{w['summary']} {w['continued']}", fontsize=11, weight="bold", va="top")
+    return 0.93
+
+
 def _summary_page(
-    fig: Figure, report: MonthReport, lang: str, chunk: range, first: bool, last: bool
+    fig: Figure,
+    report: MonthReport,
+    lang: str,
+    chunk: range,
+    first: bool,
+    last: bool,
+    charts: bool,
 ) -> None:
     w = labels(lang)
-    y = _heading(fig, report, lang) if first else 0.95
-    if not first:
-        fig.text(
-            0.03, 0.965, f"{w['summary']} {w['continued']}", fontsize=11, weight="bold", va="top"
-        )
+    y = _heading(fig, report, lang) if first else _continued(fig, lang)
     rows = [report.sites[i] for i in chunk]
     if last:
         rows.append(report.district)
@@ -450,11 +469,17 @@ def _summary_page(
     if any(r.simulated for r in report.sites):
         notes.append(w["simulated_note"])
     fig.text(0.03, bottom - 0.012, "   ".join(notes), fontsize=6.5, va="top", color="#333333")
-    if first:
-        charts_top = bottom - 0.05
-        height = max(0.12, charts_top - 0.19)
+    if charts:
+        height = max(0.12, bottom - 0.05 - 0.19)
         _spread_chart(fig, report, lang, (0.06, 0.15, 0.56, height))
         _availability_chart(fig, report, lang, (0.75, 0.15, 0.2, height))
+
+
+def _charts_page(fig: Figure, report: MonthReport, lang: str) -> None:
+    top = _continued(fig, lang)
+    height = top - 0.06 - 0.2
+    _spread_chart(fig, report, lang, (0.06, 0.2, 0.58, height))
+    _availability_chart(fig, report, lang, (0.77, 0.2, 0.18, height))
 
 
 def _short(name: str, limit: int = 18) -> str:
@@ -696,7 +721,8 @@ def _daily_speed_chart(
             label=w["target_line"].format(value=t.upload_mbps),
         )
     _day_axis(ax, len(days), w)
-    ax.set_ylim(bottom=0)
+    values = [v for v in down + up if not math.isnan(v)]
+    ax.set_ylim(0, max([t.download_mbps, t.upload_mbps, *values]) * 1.15)
     ax.set_ylabel("Mbps")
     ax.legend(loc="best", ncols=3, frameon=True, framealpha=0.85)
 

@@ -99,8 +99,18 @@ class Store:
                     .returning(_messages.c.msg_id)
                 )
                 fresh = set(conn.execute(stmt, list(rows.values())).scalars())
-                self._touch_sites(conn, [batch_p for batch_p in _payloads(batch)
-                                         if batch_p["msg_id"] in fresh], now)  # fmt: skip
+                new = [p for p in _payloads(batch) if p["msg_id"] in fresh]
+                self._touch_sites(conn, new, now)
+                replies = [
+                    {"id": p["request_id"], "at": now, "reply": json.dumps(p, ensure_ascii=False)}
+                    for p in new if p["schema"] == "roomprobe.cmd-reply"
+                ]  # fmt: skip
+                if replies:  # the command the hub sent, answered: first answer wins
+                    conn.execute(
+                        text("UPDATE commands SET replied_at = :at, reply = :reply "
+                             "WHERE msg_id = :id AND replied_at IS NULL"),
+                        replies,
+                    )  # fmt: skip
             if bad:
                 conn.execute(
                     text("INSERT INTO quarantine (received_at, topic, size, reason, payload) "
@@ -230,6 +240,11 @@ def sites_overview(db: Connection, names: dict[str, str]) -> list[dict[str, Any]
             }
         )
     return out
+
+
+def site_ids(db: Connection) -> set[str]:
+    """Every site the store has heard from."""
+    return set(db.execute(text("SELECT site FROM sites")).scalars())
 
 
 def gaps(db: Connection, site: str | None = None) -> list[dict[str, Any]]:

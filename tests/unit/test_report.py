@@ -279,6 +279,20 @@ def test_unknown_verdicts_alone_are_not_measured_not_failed():
     assert rpt.grades(site(build([]), "dak-ang"), rpt.Targets(50, 50))["share_both_ok"] == "none"
 
 
+def test_grades_against_the_targets():
+    r = site(build(line_messages()), "dak-ang")
+    g = rpt.grades(r, rpt.Targets(50, 50, rtt_ms=14.0))
+    assert (g["share_download_ok"], g["share_upload_ok"], g["share_both_ok"]) == (
+        "poor",  # 70 % < 80 %
+        "fair",  # 80 %
+        "poor",
+    )
+    assert g["download"] == "fair"  # median 51.5 meets 50, P10 43.5 does not
+    assert g["upload"] == "fair"
+    assert g["rtt"] == "poor" and g["jitter"] == "plain"  # 14.5 ms > 14; no jitter limit
+    assert g["availability"] == "none" and g["faults"] == "none"
+
+
 # -- availability ----------------------------------------------------------------------
 
 
@@ -479,6 +493,25 @@ def test_an_empty_month_says_no_data():
     assert report_pdf.render_pdf(report).startswith(b"%PDF")
 
 
+def test_only_the_order_within_a_site_matters():
+    msgs = stream(*full_report_messages())
+    by_site = sorted(msgs, key=lambda m: m["payload"]["site"])  # stable: each site in order
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    one = rpt.build_report(msgs, SITES, NOV, now=now)
+    other = rpt.build_report(iter(by_site), SITES, NOV, now=now)
+    assert report_pdf.render_csv(one, "en") == report_pdf.render_csv(other, "en")
+    assert report_pdf.render_faults_csv(one) == report_pdf.render_faults_csv(other)
+
+
+def test_an_unreadable_message_is_left_out_and_counted():
+    p = Probe("dak-ang")
+    bad = p.status(S + H)
+    del bad["payload"]["online"]
+    report = build([p.net(local(3, 9), 60, 60), bad, {"received_at": utc_iso(S), "payload": None}])
+    assert report.skipped == 2 and site(report, "dak-ang").line.tests == 1
+    assert report_pdf.render_pdf(report).startswith(b"%PDF")
+
+
 def test_a_site_not_configured_is_still_reported():
     p = Probe("dak-xu")
     report = build([p.net(local(3, 9), 60, 60)])
@@ -489,14 +522,20 @@ def test_a_site_not_configured_is_still_reported():
 # -- CSV -------------------------------------------------------------------------------
 
 
-def full_report(**kwargs: Any) -> rpt.MonthReport:
-    msgs = [
+def full_report_messages() -> list[dict[str, Any]]:
+    other = Probe("plei-kan")
+    return [
         *line_messages(),
         *fault_messages(),
         *availability_messages(),
-        Probe("plei-kan").net(local(4, 9), 90, 90),
+        other.status(S + 3 * H),
+        other.net(local(4, 9), 90, 90),
+        other.status(S + 5 * 24 * H, online=False),
     ]
-    return build(msgs, hub_name="Văn phòng HĐND và UBND huyện Ngọc Hồi", **kwargs)
+
+
+def full_report(**kwargs: Any) -> rpt.MonthReport:
+    return build(full_report_messages(), hub_name="Văn phòng HĐND và UBND huyện Ngọc Hồi", **kwargs)
 
 
 def test_csv_parses_back_to_the_figures(tmp_path):
@@ -593,8 +632,9 @@ def test_the_pdf_has_a_summary_and_a_page_per_site(tmp_path, lang):
     assert b"DejaVuSans" in data and b"/FontFile2" in data  # embedded TrueType, text is text
 
 
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not here")
 def test_the_pdf_text_is_vietnamese(tmp_path):
+    """pdftotext (Debian's poppler-utils, installed by scripts/bootstrap.sh) reads it back."""
+    assert shutil.which("pdftotext"), "pdftotext is missing: apt-get install poppler-utils"
     path = tmp_path / "r.pdf"
     report_pdf.write_pdf(full_report(), path, "vi")
     out = subprocess.run(
@@ -617,8 +657,12 @@ def test_the_pdf_text_is_vietnamese(tmp_path):
     assert "Monthly report, November 2026" in out and "Availability" in out
 
 
-def test_many_sites_continue_the_summary_on_more_pages():
-    names = {f"xa-{i:02d}": f"Xã số {i}" for i in range(30)}
+def test_many_sites_continue_the_summary_on_more_pages(monkeypatch):
+    # As with more than 12 sites and 30 rows a page, on a smaller scale (and faster).
+    monkeypatch.setattr(report_pdf, "CHARTS_WITH_TABLE", 2)
+    monkeypatch.setattr(report_pdf, "TABLE_ROWS", 2)
+    names = {f"xa-{i:02d}": f"Xã số {i}" for i in range(5)}
     report = rpt.build_report([], names, NOV, now=datetime(2027, 1, 1, tzinfo=UTC))
     data = report_pdf.render_pdf(report, "en")
-    assert pdf_page_count(data) == 2 + 30 == report_pdf.pdf_pages(report)
+    # The table on three pages (2 + 2 + 1 sites), the charts on a fourth, a page per site.
+    assert pdf_page_count(data) == 4 + 5 == report_pdf.pdf_pages(report)
