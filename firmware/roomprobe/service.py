@@ -397,8 +397,10 @@ class ProbeService:
         bad = {v.reason: v for v in findings.components if v.status in ("degraded", "fail")}
         for reason, v in bad.items():
             if reason not in self._watch_faults:
+                # The reason is in the details so a later fault_cleared names the same one.
                 self._event("fault", reason, {"check": v.check, "status": v.status,
-                                              "actor": v.actor}, message=v.message)  # fmt: skip
+                                              "actor": v.actor, "reason": reason},
+                            message=v.message)  # fmt: skip
         for reason in sorted(self._watch_faults - set(bad)):
             self._event("fault_cleared", "audio.ok", {"cleared": reason})
         self._watch_faults = set(bad)
