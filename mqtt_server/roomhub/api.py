@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from roomprobe.contract import ContractError, topics, utc_iso
 
-from . import outbound, readiness, schedule, store
+from . import alerts, outbound, readiness, schedule, store
 from .deps import DB, HubDep, valid_site
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,12 @@ def build_router() -> APIRouter:
             "hub_id": hub.cfg.hub_id,
             **store.counts(conn),
             "consumer": hub.consumer.state() if hub.consumer is not None else None,
+            "alerts": hub.alerts.state() if hub.alerts is not None else None,
         }
+
+    @router.get("/alerts")
+    def api_alerts(conn: DB) -> list[dict[str, Any]]:
+        """The alerts open now, oldest first (docs/operators/alerts.md)."""
+        return alerts.open_alerts(conn)
 
     return router

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 
 from roomprobe.contract import topics
 
+from .alerts import AlertWatcher
 from .config import HubConfig
 from .consumer import Consumer
 from .outbound import Sender
@@ -25,6 +26,7 @@ class Hub:
     writer: Engine | None = None  # the consumer's store: meetings and commands are written here
     consumer: Consumer | None = None
     sender: Sender | None = None
+    alerts: AlertWatcher | None = None
     names: dict[str, str] = field(default_factory=dict)
 
     def need_sender(self) -> Sender:

@@ -86,4 +86,9 @@ MIGRATIONS: list[str] = [
         error       TEXT
     )
     """,
+    # 3: the alert watcher's lookups; at most one open alert per key, whatever runs it
+    """
+    CREATE INDEX deliveries_alert ON deliveries (alert_id, event, channel);
+    CREATE UNIQUE INDEX alerts_one_open ON alerts (key) WHERE closed_at IS NULL
+    """,
 ]

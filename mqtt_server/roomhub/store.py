@@ -163,7 +163,7 @@ class Store:
         shows for a room that has been silent a long time.
         """
         now = now or datetime.now(UTC)
-        removed = {"messages": 0, "quarantine": 0}
+        removed = {"messages": 0, "quarantine": 0, "deliveries": 0, "alerts": 0}
         plans = (
             ("messages", keep_results_days,
              "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < :cut "
@@ -172,6 +172,13 @@ class Store:
             ("quarantine", keep_quarantine_days,
              "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine "
              "WHERE received_at < :cut ORDER BY id LIMIT :n)"),
+            # Alerts ended longer ago than the results, with their delivery records.
+            ("deliveries", keep_results_days,
+             "DELETE FROM deliveries WHERE id IN (SELECT d.id FROM deliveries d JOIN alerts a "
+             "ON a.id = d.alert_id WHERE a.closed_at < :cut ORDER BY d.id LIMIT :n)"),
+            ("alerts", keep_results_days,
+             "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < :cut "
+             "AND id NOT IN (SELECT alert_id FROM deliveries) ORDER BY id LIMIT :n)"),
         )  # fmt: skip
         for name, days, sql in plans:
             if days <= 0:

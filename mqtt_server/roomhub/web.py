@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import api, line_endpoint, metrics, pages
+from .alerts import AlertWatcher
 from .config import HubConfig
 from .consumer import Consumer
 from .database import open_engine, url_for
@@ -42,11 +43,16 @@ def create_app(
         hub.writer = consumer.store.engine
         hub.sender = Sender(cfg.hub_id, consumer.client, consumer.store.engine)
         consumer.on_ready = hub.sender.publish_schedule
+        # Alerts write to the consumer's store (alerts, deliveries); with several hubs on one
+        # PostgreSQL each runs a watcher and a lock lets one of them do each round.
+        hub.alerts = AlertWatcher(cfg, consumer.store.engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if consumer is not None:
             consumer.start()
+        if hub.alerts is not None:
+            hub.alerts.start()  # does nothing with [alerts] enabled = false
         if echo is not None:
             echo.start()
         try:
@@ -54,6 +60,8 @@ def create_app(
         finally:
             if echo is not None:
                 echo.stop()
+            if hub.alerts is not None:
+                hub.alerts.stop()
             if consumer is not None:
                 consumer.stop()
             hub.reader.dispose()

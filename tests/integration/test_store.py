@@ -122,13 +122,13 @@ def test_retention_deletes_old_messages_in_chunks_but_keeps_each_sites_last_stat
     assert removed["messages"] == 29  # everything but dak-ang's last status
     left = rows(st, "SELECT schema FROM messages")
     assert left == [{"schema": "roomprobe.status"}]
-    assert st.prune(5, 5, now=datetime.now(UTC)) == {"messages": 0, "quarantine": 0}
+    assert sum(st.prune(5, 5, now=datetime.now(UTC)).values()) == 0
 
 
 def test_retention_of_zero_keeps_everything(st: Store):
     st.write([result("dak-ang", n) for n in range(1, 4)])
     far = datetime.now(UTC) + timedelta(days=10000)
-    assert st.prune(0, 0, now=far) == {"messages": 0, "quarantine": 0}
+    assert sum(st.prune(0, 0, now=far).values()) == 0
 
 
 def test_messages_between_reads_a_window_oldest_first(st: Store):
@@ -196,3 +196,33 @@ def test_a_failed_batch_stores_nothing(st: Store):
     with pytest.raises(SQLAlchemyError):
         st.write([good, broken])
     assert rows(st, "SELECT count(*) AS n FROM messages")[0]["n"] == 0
+
+
+def test_retention_removes_alerts_ended_long_ago_with_their_deliveries(st: Store):
+    old, recent, still_open = "2020-01-01T00:00:00.000Z", utc_iso(), None
+    with st.engine.begin() as conn:
+        for key, closed in (("line:a", old), ("line:b", recent), ("line:c", still_open)):
+            alert_id = conn.execute(
+                text("INSERT INTO alerts (key, site, kind, opened_at, closed_at, detail) "
+                     "VALUES (:k, 'a', 'line', :o, :c, '{}') RETURNING id"),
+                {"k": key, "o": old, "c": closed},
+            ).scalar()  # fmt: skip
+            conn.execute(
+                text("INSERT INTO deliveries (alert_id, event, channel, attempted_at, ok) "
+                     "VALUES (:a, 'opened', 'email', :t, 1)"),
+                {"a": alert_id, "t": old},
+            )  # fmt: skip
+    removed = st.prune(keep_results_days=30, keep_quarantine_days=30)
+    assert removed["alerts"] == 1 and removed["deliveries"] == 1
+    assert [r["key"] for r in rows(st, "SELECT key FROM alerts ORDER BY key")] == [
+        "line:b", "line:c"]  # fmt: skip
+    assert len(rows(st, "SELECT id FROM deliveries")) == 2
+
+
+def test_one_open_alert_per_key_is_a_rule_of_the_store(st: Store):
+    insert = text("INSERT INTO alerts (key, site, kind, opened_at, detail) "
+                  "VALUES ('offline:a', 'a', 'offline', :t, '{}')")  # fmt: skip
+    with st.engine.begin() as conn:
+        conn.execute(insert, {"t": utc_iso()})
+    with pytest.raises(SQLAlchemyError), st.engine.begin() as conn:
+        conn.execute(insert, {"t": utc_iso()})
