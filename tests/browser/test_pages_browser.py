@@ -69,15 +69,18 @@ def test_a_test_run_clicked_on_the_room_page_shows_the_probes_reply(browser: Any
     submit(browser, browser.find_element(By.CSS_SELECTOR, '#run-test button[value="net"]'))
     assert label("cmd.sent_notice") in browser.find_element(By.CSS_SELECTOR, "p.note").text
 
+    # The page reloads itself while a command waits: read a row in one script call.
+    read = """const tr = document.querySelector('#commands tr[data-state="replied"]');
+              return tr && {id: tr.dataset.command, text: tr.innerText};"""
+
     def replied() -> Any:
         browser.get(fleet.rig.web + "/sites/plei-kan")
-        rows = browser.find_elements(By.CSS_SELECTOR, '#commands tr[data-state="replied"]')
-        return rows[0] if rows else None
+        return browser.execute_script(read)
 
     row = wait_for(replied, timeout=90, what="the probe's reply on the room page")
-    assert "Đã kiểm tra xong" in row.text and "net" in row.text
+    assert "Đã kiểm tra xong" in row["text"] and "net" in row["text"]
     (cmd,) = [c for c in get_json(fleet.rig.web + "/api/sites/plei-kan")["commands"]
-              if c["msg_id"] == row.get_attribute("data-command")]  # fmt: skip
+              if c["msg_id"] == row["id"]]  # fmt: skip
     assert cmd["sent_by"] == "dashboard" and cmd["reply"]["ok"] is True
 
 

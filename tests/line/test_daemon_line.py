@@ -12,6 +12,7 @@ import sys
 import time
 
 import paho.mqtt.publish as mqtt_publish
+import paho.mqtt.subscribe as mqtt_subscribe
 import pytest
 from paho.mqtt.client import MQTTv5
 
@@ -118,6 +119,9 @@ def test_no_heavy_test_while_a_meeting_is_scheduled_and_the_schedule_survives_a_
         {"id": "other-room", "title": "Not ours", "start": utc_iso(now - timedelta(hours=1)),
          "end": utc_iso(now + timedelta(hours=2)), "sites": ["bo-y"]},
     ])  # fmt: skip
+    # The hub publishes its own (empty) schedule when it connects; ours must come after it.
+    mqtt_subscribe.simple(topics.SCHEDULE, hostname=rig.host, port=rig.broker.port,
+                          protocol=MQTTv5, retained=True)  # fmt: skip
     mqtt_publish.single(topics.SCHEDULE, encode(schedule), qos=1, retain=True,
                         hostname=rig.host, port=rig.broker.port, protocol=MQTTv5)  # fmt: skip
     probe = rig.probe(net=hub_line(rig, speedtest_cli="off", interval_s=1))
