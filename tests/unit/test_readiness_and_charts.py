@@ -1,0 +1,103 @@
+"""The hub's readiness judgement (each rule in order) and its history charts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from roomhub import charts, readiness
+from roomhub.schedule import Meeting
+from roomprobe.contract import utc_iso
+
+NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+
+
+def verdict(status: str, actor: str | None = None, check: str = "net") -> dict[str, Any]:
+    return {"check": check, "status": status, "reason": f"{check}.{status}",
+            "message": {"vi": f"vi {status}", "en": f"en {status}"}, "actor": actor}  # fmt: skip
+
+
+def site(online: bool | None = True, seen: timedelta = timedelta(minutes=1),
+         results: dict | None = None, **parts: dict) -> dict[str, Any]:  # fmt: skip
+    verdicts = {"network": verdict("ok"), "audio": verdict("ok"), "system": verdict("ok")}
+    verdicts.update(parts)
+    return {"site": "dak-ang", "name": "Xã Đắk Ang", "online": online,
+            "last_seen": utc_iso(NOW - seen) if online is not None else None,
+            "verdicts": verdicts if online is not None else None,
+            "results": results or {}}  # fmt: skip
+
+
+def test_a_room_never_heard_from_or_offline_is_unknown_and_it_staff_act():
+    for row in (site(online=None), site(online=False)):
+        judged = readiness.judge(row, NOW)
+        assert judged.state == readiness.UNKNOWN and judged.actors == ["probe"]
+
+
+def test_a_silent_probe_is_unknown_even_if_its_last_word_was_good():
+    assert readiness.judge(site(seen=timedelta(minutes=11)), NOW).state == readiness.UNKNOWN
+    assert readiness.judge(site(seen=timedelta(minutes=9)), NOW).state == readiness.READY
+
+
+def test_failing_parts_make_it_not_ready_with_each_actor_once():
+    row = site(network=verdict("fail", "isp"), audio=verdict("fail", "room-audio", "audio"),
+               system=verdict("degraded", "probe", "system"))  # fmt: skip
+    judged = readiness.judge(row, NOW)
+    assert judged.state == readiness.NOT_READY
+    assert judged.actors == ["isp", "room-audio"]
+    assert [w.part for w in judged.warnings] == ["system"]  # degraded: a warning only
+
+
+def test_a_part_not_yet_tested_is_unknown_but_a_failure_wins():
+    assert readiness.judge(site(audio=verdict("unknown")), NOW).state == readiness.UNKNOWN
+    row = site(audio=verdict("unknown"), network=verdict("fail", "isp"))
+    assert readiness.judge(row, NOW).state == readiness.NOT_READY
+
+
+def test_the_probes_readiness_run_for_this_meeting_is_preferred_to_its_status():
+    run = {"meeting_id": "m1", "ts": utc_iso(NOW), "parts": {
+        "network": verdict("ok"), "audio": verdict("fail", "room-audio", "audio"),
+        "system": verdict("ok")}}  # fmt: skip
+    judged = readiness.judge(site(results={"readiness": run}), NOW, meeting_id="m1")
+    assert judged.state == readiness.NOT_READY and judged.source == "readiness"
+    other = readiness.judge(site(results={"readiness": run}), NOW, meeting_id="m2")
+    assert other.state == readiness.READY and other.source == "status"
+
+
+def test_the_board_keeps_the_meetings_rooms_not_ready_first():
+    rows = [dict(site(), site="a", name="A"),
+            dict(site(network=verdict("fail", "isp")), site="b", name="B"),
+            dict(site(online=False), site="c", name="C")]  # fmt: skip
+    everyone = readiness.board(rows, None, NOW)
+    assert [r.site for r in everyone] == ["b", "c", "a"]
+    meeting = Meeting("m", "Họp", NOW, NOW + timedelta(hours=1), ("a", "c"))
+    assert [r.site for r in readiness.board(rows, meeting, NOW)] == ["c", "a"]
+
+
+def net(ts: datetime, down: float, up: float, status: str = "ok") -> dict[str, Any]:
+    return {"payload": {"kind": "net", "ts": utc_iso(ts), "verdict": {"status": status},
+                        "metrics": {"download_mbps": down, "upload_mbps": up}}}  # fmt: skip
+
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_the_speed_chart_draws_the_requirement_and_skips_tests_that_did_not_run():
+    msgs = [net(NOW - timedelta(hours=h), 30.0 + h, 40.0) for h in range(5)]
+    msgs.append(net(NOW, 999.0, 999.0, status="unknown"))  # could not test: nothing to draw
+    svg = charts.speed_chart(msgs, 50.0, 50.0, "vi", ZONE)
+    assert svg.startswith("<svg") and "Tốc độ tải xuống / tải lên (Mbps)" in svg
+    assert "Yêu cầu 50 Mbps" in svg
+    assert ">1000<" not in svg and ">999<" not in svg  # the axis never reached the unknown one
+    english = charts.speed_chart(msgs, 50.0, 50.0, "en", ZONE)
+    assert "Download / upload speed (Mbps)" in english and "Required 50 Mbps" in english
+
+
+def test_charts_without_data_say_so_in_the_pages_language():
+    assert "Chưa có số liệu" in charts.quality_chart([], "vi", ZONE)
+    assert "No data in this period" in charts.audio_chart([], "en", ZONE)
+
+
+def test_one_test_alone_is_shown_on_an_hour_of_axis_in_local_time():
+    svg = charts.speed_chart([net(NOW, 60.0, 55.0)], 50.0, 50.0, "vi", ZONE)
+    assert "08:00" in svg  # 01:00 UTC is 08:00 in Vietnam
