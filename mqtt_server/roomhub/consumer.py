@@ -208,6 +208,9 @@ class Consumer:
                 self.handle_batch([(m.topic, m.raw) for m in batch])
                 break
             except StoreError as exc:
+                if not _transient(exc):
+                    self._set_aside(batch, exc)  # one message the database refuses
+                    return
                 self.counts["store_errors"] += 1
                 if time.monotonic() + delay > give_up:
                     log.error(
@@ -220,9 +223,36 @@ class Consumer:
                 log.warning("store failed (%s); retrying in %.1f s", exc, delay)
                 time.sleep(delay)
                 delay *= 2
+            except Exception as exc:  # a bug met by one of these messages: never the thread
+                log.exception("unexpected error storing %d messages", len(batch))
+                self._set_aside(batch, exc)
+                return
         for m in batch:  # in arrival order, as MQTT asks
             if m.qos > 0 and m.generation == self._generation:
                 self.client.ack(m.mid, m.qos)
+
+    def _set_aside(self, batch: list[_Received], exc: BaseException) -> None:
+        """Store a batch the database refused one message at a time; quarantine the culprit.
+
+        A value the database cannot hold, or a bug a payload runs into, must neither
+        stop the writer thread nor block every message behind it forever.
+        """
+        if len(batch) > 1:
+            for m in batch:
+                self._commit_and_ack([m])
+            return
+        m = batch[0]
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [repr(exc)]
+        log.warning("quarantining a message on %s the store refused: %s", m.topic, reason[0])
+        try:
+            self.store.write([Incoming(m.topic, m.raw, None,
+                                       f"the store refused it: {reason[0][:300]}")])  # fmt: skip
+        except StoreError:
+            return  # the store itself is failing: the broker sends it again later
+        self.counts["received"] += 1
+        self.counts["quarantined"] += 1
+        if m.qos > 0 and m.generation == self._generation:
+            self.client.ack(m.mid, m.qos)
 
     def _maybe_prune(self) -> None:
         if time.monotonic() < self._next_prune:
@@ -305,3 +335,10 @@ class Consumer:
         if parsed.subname and payload.get("kind", parsed.subname) != parsed.subname:
             return Incoming(topic, raw, None, "payload kind does not match the topic")
         return Incoming(topic, raw, payload)
+
+
+def _transient(exc: StoreError) -> bool:
+    """A failure of the database (locked, disk full, connection lost), not of a message."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    return not isinstance(exc, (DataError, IntegrityError))

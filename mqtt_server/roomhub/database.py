@@ -102,8 +102,10 @@ def _sqlite_engine(path: Path, readonly: bool) -> Engine:
         )  # a connection per request: no stale snapshot held between pages
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # One writer (the consumer's thread): a single connection, never shared at once.
-        engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+        # One writer (the consumer's thread) on one connection kept open: opening one per
+        # batch re-ran the PRAGMAs, and closing the last connection to a WAL database
+        # checkpoints it whole and deletes the WAL, once per batch.
+        engine = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=4)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, record: Any) -> None:

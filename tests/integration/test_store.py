@@ -226,3 +226,30 @@ def test_one_open_alert_per_key_is_a_rule_of_the_store(st: Store):
         conn.execute(insert, {"t": utc_iso()})
     with pytest.raises(SQLAlchemyError), st.engine.begin() as conn:
         conn.execute(insert, {"t": utc_iso()})
+
+
+def test_a_message_the_database_refuses_is_set_aside_and_the_rest_stored(tmp_path: Path):
+    """A value the database will not hold must not stop the writer nor block the batch."""
+    from roomhub import config
+    from roomhub.consumer import Consumer, _Received
+
+    db = tmp_path / "hub.sqlite"
+    cfg = config.parse(f'hub_id = "test-hub"\n[storage]\npath = "{db}"\n')
+    consumer = Consumer(cfg)  # not started: its writer is driven by hand below
+    try:
+        with consumer.store.engine.begin() as conn:  # the database's own refusal
+            conn.exec_driver_sql(
+                "CREATE TRIGGER no_bo_y BEFORE INSERT ON messages WHEN NEW.site = 'bo-y' "
+                "BEGIN SELECT RAISE(ABORT, 'bo-y is refused here'); END"
+            )
+        batch = [result("dak-ang", n) for n in (1, 2)] + [result("bo-y", 1), result("dak-ang", 3)]
+        consumer._commit_and_ack([_Received(0, n, 1, m.topic, m.raw)
+                                  for n, m in enumerate(batch, 1)])  # fmt: skip
+        with consumer.store.engine.connect() as conn:
+            stored = conn.execute(text("SELECT site, seq FROM messages ORDER BY id")).all()
+            (refused,) = store.quarantined(conn)
+        assert [tuple(r) for r in stored] == [("dak-ang", 1), ("dak-ang", 2), ("dak-ang", 3)]
+        assert refused["reason"] == "the store refused it: bo-y is refused here"
+        assert consumer.counts["quarantined"] == 1 and consumer.counts["stored"] == 3
+    finally:
+        consumer.store.close()

@@ -549,3 +549,11 @@ def test_fast_validator_agrees_with_jsonschema(name: str) -> None:
     ]
     assert len(payloads) > 50
     assert disagree == []
+
+
+def test_a_sequence_number_past_64_bits_is_refused_by_name():
+    """The stores keep seq as a signed 64-bit integer: larger ones never reach them."""
+    example = schema_document("roomprobe.result.net")["examples"][0]
+    validate(dict(example, seq=2**63 - 1))
+    with pytest.raises(ContractError, match="seq"):
+        validate(dict(example, seq=2**63))
