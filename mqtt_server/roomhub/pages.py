@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from roomprobe.contract import parse_utc, utc_iso
 
-from . import api, charts, monthly, outbound, readiness, report, schedule, store
+from . import alerts, api, charts, monthly, outbound, readiness, report, schedule, store
 from .deps import DB, HubDep, valid_site
 from .texts import LANGS, labels
 
@@ -82,8 +82,16 @@ def build_router(timezone: str) -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     def board(request: Request, hub: HubDep, conn: DB, lang: str = "vi") -> str:
         lang = _lang(lang)
-        return render("board.html", request, hub, lang, "/",
-                      sites=store.sites_overview(conn, hub.names),
+        sites = store.sites_overview(conn, hub.names)
+        names = {x["site"]: x["name"] for x in sites}
+        open_alerts = []
+        for a in alerts.open_alerts(conn):  # the alerts' own words, as they were sent
+            title, _ = alerts.compose(a["kind"], "opened", a["site"],
+                                      names.get(a["site"], a["site"]), a["detail"],
+                                      a["opened_at"], None, zone)  # fmt: skip
+            open_alerts.append({**a, "title": title[lang],
+                                "actors": a["detail"].get("actors") or []})  # fmt: skip
+        return render("board.html", request, hub, lang, "/", sites=sites, alerts=open_alerts,
                       counts=store.counts(conn))  # fmt: skip
 
     @router.get("/sites/{site}", response_class=HTMLResponse)

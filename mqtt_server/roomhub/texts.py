@@ -45,6 +45,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "nav.meetings": ("Lịch họp", "Meeting schedule"),
     "nav.quarantine": ("Tin nhắn bị cách ly", "Quarantine"),
     "nav.reports": ("Báo cáo tháng", "Monthly reports"),
+    "alerts.open": ("Cảnh báo đang mở", "Open alerts"),
+    "alerts.since": ("từ", "since"),
     "reports.about": (
         "Báo cáo theo từng xã và toàn huyện: tỷ lệ lần đo đạt 50 Mbps, thời gian hoạt động, "
         "lỗi âm thanh và thời gian khắc phục. Tạo khi tải về (vài giây).",

@@ -14,6 +14,7 @@ import email.policy
 import json
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -681,6 +682,9 @@ def test_real_probes_through_the_broker_raise_and_clear_alerts(
             wait_for(lambda: {p["key"] for p in hook.posts} >= first, what="line and not-ready")
             line = next(p for p in hook.posts if p["key"] == f"line:{SITE}")
             assert line["actor"] == "isp" and "Liên hệ nhà mạng" in line["text"]["vi"]
+            board = urllib.request.urlopen(rig.web + "/", timeout=10).read().decode()
+            assert f'data-alert="line:{SITE}"' in board  # the board lists what is open
+            assert "Cảnh báo đang mở" in board and "Liên hệ nhà mạng" in board
 
             probe.kill()  # its Last Will says offline
             wait_for(lambda: any(p["key"] == f"offline:{SITE}" for p in hook.posts),
