@@ -15,9 +15,11 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+
 # into a PulseAudio null sink and its monitor source) on a machine without a sound card.
 # postgresql: the hub's store is tested against a private PostgreSQL cluster as well as SQLite.
 # chromium and chromium-driver: the dashboard's browser tests; poppler-utils: pdftotext reads
-# the monthly report's PDF back to check its Vietnamese text.
+# the monthly report's PDF back to check its Vietnamese text. mtools, fdisk (sfdisk) and
+# dosfstools: a site's bundle is written onto an SD image's FAT partition without mounting it.
 for pkg in libasound2-dev libsystemd-dev pkg-config gcc python3-dev python3-venv iptables iperf3 \
-    pulseaudio libasound2-plugins postgresql chromium chromium-driver poppler-utils; do
+    pulseaudio libasound2-plugins postgresql chromium chromium-driver poppler-utils \
+    mtools fdisk dosfstools; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

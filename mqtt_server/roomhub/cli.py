@@ -181,6 +181,25 @@ def cmd_site_list(args: argparse.Namespace) -> int:
     return _provision(args, step)
 
 
+def cmd_site_write_image(args: argparse.Namespace) -> int:
+    from . import sdcard
+
+    def step(cfg, provision) -> None:
+        bundle = provision.Layout(cfg.security.dir).bundle(args.site)
+        if not bundle.exists():
+            raise provision.ProvisionError(
+                f"{args.site} has no bundle in {bundle.parent}: run 'roomhub site add' first"
+            )
+        try:
+            written = sdcard.write_bundle(Path(args.image), bundle)
+        except sdcard.SdCardError as exc:
+            raise provision.ProvisionError(str(exc)) from None
+        print(f"{args.site}: {', '.join(written)} written to the boot partition of {args.image}")
+        print("the box takes them on first boot and removes the password from the card")
+
+    return _provision(args, step)
+
+
 def cmd_site_remove(args: argparse.Namespace) -> int:
     def step(cfg, provision) -> None:
         provision.remove_site(cfg, args.site)
@@ -399,6 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = site_sub.add_parser("list", help="list provisioned sites")
     with_config(p)
     p.set_defaults(func=cmd_site_list)
+    p = site_sub.add_parser(
+        "write-image", help="write a site's bundle onto an SD image's (or card's) boot partition"
+    )
+    with_config(p)
+    p.add_argument("site", type=_site_id, help="the site id")
+    p.add_argument("image", help="the roomprobe .img file (decompressed), or the card's device")
+    p.set_defaults(func=cmd_site_write_image)
     p = site_sub.add_parser("remove", help="revoke a site's account and delete its bundle")
     with_config(p)
     p.add_argument("site", help="the site id")
