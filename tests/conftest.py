@@ -76,3 +76,23 @@ def line50(tmp_path: Path) -> Iterator[tuple[Any, Rig]]:
     finally:
         rig.close()
         lab.close()
+
+
+@pytest.fixture
+def district(tmp_path: Path) -> Path:
+    """A hub config with the district's PKI made and two sites added (real mosquitto_passwd)."""
+    from roomhub import provision
+    from roomhub.cli import main
+    from roomhub.config import load as load_hub
+    from roomprobe import tomlconfig
+
+    conf = tmp_path / "hub.toml"
+    conf.write_text(tomlconfig.dumps({
+        "hub_id": "test-hub",
+        "security": {"dir": tmp_path / "security", "broker_host": "hub.ngoc-hoi.example",
+                     "broker_pid_file": tmp_path / "no-broker.pid"},
+    }), encoding="utf-8")  # fmt: skip
+    assert main(["pki", "init", "--config", str(conf), "--hostname", "hub.ngoc-hoi.example"]) == 0
+    for site, name in (("dak-ang", "Xã Đắk Ang"), ("bo-y", "Xã Bờ Y")):
+        provision.add_site(load_hub(conf), site, name)
+    return conf

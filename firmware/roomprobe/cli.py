@@ -20,7 +20,6 @@ from . import __version__, config, outbox, supervisor, tomlconfig
 from .tomlconfig import ConfigError
 
 EX_USAGE = 2
-EX_USAGE = 2
 EX_CONFIG = 78  # sysexits.h; the unit's RestartPreventExitStatus matches it
 EX_CANTCREAT = 73  # a file or folder the probe needs cannot be used
 EX_TEMPFAIL = 75  # another daemon holds the state folder
@@ -234,6 +233,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_firstboot(args: argparse.Namespace) -> int:
+    from . import firstboot
+
+    try:
+        taken = firstboot.take(Path(args.bundle), Path(args.root), Path(args.config),
+                               set_hostname=args.root == "/")  # fmt: skip
+    except firstboot.BundleError as exc:
+        print(f"roomprobe: the bundle in {args.bundle} was not taken: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except OSError as exc:
+        print(f"roomprobe: cannot take the bundle: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    if taken is None:
+        print(f"no bundle in {args.bundle}: nothing to do")
+    else:
+        print(f"took the bundle of {taken.site}: config {taken.config}, host name "
+              f"{taken.hostname}; the password left the boot partition")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomprobe",
@@ -254,6 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "firstboot",
+        help="take a site's bundle from the SD card's boot partition (run at boot by systemd)",
+    )
+    p.add_argument("--bundle", default="/boot/firmware/roomprobe",
+                   help="where the bundle is (default %(default)s)")  # fmt: skip
+    p.add_argument("--config", default=str(config.DEFAULT_PATH),
+                   help="where the probe's config goes (default %(default)s)")  # fmt: skip
+    p.add_argument("--root", default="/", help=argparse.SUPPRESS)  # tests: a stand-in root
+    p.set_defaults(func=cmd_firstboot)
 
     p = sub.add_parser("check-config", help="validate a config file and name every problem")
     p.add_argument("file", help="the TOML file to check")

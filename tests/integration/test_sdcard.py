@@ -13,38 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from disk_image import BOOT_SECTORS, BOOT_START, SECTOR, make_image
 from roomhub import provision, sdcard
 from roomhub.cli import main
-from roomhub.config import load as load_hub
-from roomprobe import tomlconfig
-
-SECTOR = 512
-BOOT_START = 2048  # sectors, as Raspberry Pi images lay it out
-BOOT_SECTORS = 65536  # 32 MiB
-
-
-def make_image(path: Path, boot_type: str = "c") -> Path:
-    """A 48 MiB disk image: a FAT boot partition holding config.txt, then a Linux one."""
-    with open(path, "wb") as f:
-        f.truncate(48 * 1024 * 1024)
-    script = (f"label: dos\nstart={BOOT_START}, size={BOOT_SECTORS}, type={boot_type}\n"
-              f"start={BOOT_START + BOOT_SECTORS}, type=83\n")  # fmt: skip
-    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", str(path)], input=script,
-                   text=True, check=True, capture_output=True)  # fmt: skip
-    part = path.with_suffix(".fat")
-    size_kib = str(BOOT_SECTORS * SECTOR // 1024)  # FAT16 at this size; the Pi's is FAT32
-    subprocess.run(["mkfs.vfat", "-C", "-n", "BOOT", str(part), size_kib], check=True,
-                   capture_output=True)  # fmt: skip
-    config_txt = path.parent / "config.txt"
-    config_txt.write_text("arm_64bit=1\n")
-    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
-    subprocess.run(["mcopy", "-i", str(part), str(config_txt), "::/config.txt"], check=True,
-                   env=env)  # fmt: skip
-    with open(path, "r+b") as f:
-        f.seek(BOOT_START * SECTOR)
-        f.write(part.read_bytes())
-    part.unlink()
-    return path
 
 
 def boot_partition_is_clean(image: Path) -> bool:
@@ -56,21 +27,6 @@ def boot_partition_is_clean(image: Path) -> bool:
         return subprocess.run(["fsck.vfat", "-n", str(part)], capture_output=True).returncode == 0
     finally:
         part.unlink()
-
-
-@pytest.fixture
-def district(tmp_path: Path) -> Path:
-    """A hub config with the district's PKI made and two sites added (real mosquitto_passwd)."""
-    conf = tmp_path / "hub.toml"
-    conf.write_text(tomlconfig.dumps({
-        "hub_id": "test-hub",
-        "security": {"dir": tmp_path / "security", "broker_host": "hub.ngoc-hoi.example",
-                     "broker_pid_file": tmp_path / "no-broker.pid"},
-    }), encoding="utf-8")  # fmt: skip
-    assert main(["pki", "init", "--config", str(conf), "--hostname", "hub.ngoc-hoi.example"]) == 0
-    for site, name in (("dak-ang", "Xã Đắk Ang"), ("bo-y", "Xã Bờ Y")):
-        provision.add_site(load_hub(conf), site, name)
-    return conf
 
 
 def test_the_bundle_lands_on_the_boot_partition_and_nothing_else_changes(

@@ -52,3 +52,23 @@ def test_unit_is_hardened_but_lets_the_probe_read_the_clock_state():
         assert key in s, f"{key} missing"
     # ProtectClock would filter adjtimex(), and every timestamp would say "not synchronised".
     assert "ProtectClock" not in s
+
+
+FIRSTBOOT = UNIT.with_name("roomprobe-firstboot.service")
+
+
+def test_systemd_accepts_the_firstboot_unit_and_it_runs_before_the_probe(tmp_path: Path):
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze (Debian package systemd) is needed to check the unit"
+    text = FIRSTBOOT.read_text().replace("/opt/roomprobe/bin/roomprobe", "/bin/true")
+    unit = tmp_path / "roomprobe-firstboot.service"
+    unit.write_text(text)
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert "Unknown key" not in result.stderr and "Failed" not in result.stderr, result.stderr
+    assert "Before=roomprobe.service" in text and "RequiredBy=roomprobe.service" in text
+    # It reads the bundle where the secrets' paths of `roomhub site add` say the box has them.
+    from roomhub.provision import PROBE_PASSWORD_FILE
+
+    assert PROBE_PASSWORD_FILE.startswith("/var/lib/roomprobe/")
+    assert "RequiresMountsFor=/boot/firmware /var/lib/roomprobe" in text
+    assert f"--config {config.DEFAULT_PATH}" in text

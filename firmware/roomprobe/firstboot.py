@@ -1,0 +1,128 @@
+"""Taking a site's bundle from the SD card's boot partition (issue 7, per-site provisioning).
+
+District IT writes a bundle onto the generic image's FAT boot partition
+(``roomhub site write-image``). At every boot, before the daemon starts,
+``roomprobe firstboot`` looks for it: if one is there, it is checked, its
+files are moved where the config says (the secrets onto the data partition,
+0600), the host name is set from the site id, and the bundle is removed from
+the boot partition, which any PC can read. A note in Vietnamese and English
+is left in its place saying what happened.
+
+The order makes a power cut harmless: everything is written and synced on
+the data side first, and only then removed from the card; cut in between, the
+next boot takes the same bundle again. A bundle that does not check out is
+left where it is, with an ERROR file beside it that says why, in words
+district staff can read on a PC; the box keeps its previous settings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import config as probe_config
+from .tomlconfig import ConfigError
+
+BUNDLE_FILES = ("roomprobe.toml", "district-ca.crt", "mqtt-password")
+NOTE = "DA-NHAN-INSTALLED.txt"
+ERROR = "LOI-ERROR.txt"
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be taken; the message is for district staff."""
+
+
+@dataclass(frozen=True)
+class Taken:
+    site: str
+    hostname: str
+    config: Path
+    secrets: tuple[Path, ...]
+
+
+def hostname_for(site: str) -> str:
+    return f"roomprobe-{site}"[:63].rstrip("-")
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Write, sync and rename into place: a power cut leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def check(bundle: Path) -> probe_config.ProbeConfig:
+    """The bundle's config, if the bundle is whole and sound; BundleError otherwise."""
+    missing = [n for n in BUNDLE_FILES if not (bundle / n).is_file()]
+    if missing:
+        raise BundleError(f"the bundle lacks {', '.join(missing)}")
+    try:
+        cfg = probe_config.parse((bundle / "roomprobe.toml").read_text(encoding="utf-8"),
+                                 str(bundle / "roomprobe.toml"))  # fmt: skip
+    except (ConfigError, UnicodeDecodeError) as exc:
+        raise BundleError(f"roomprobe.toml is not a valid probe config: {exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in (bundle / "district-ca.crt").read_bytes():
+        raise BundleError("district-ca.crt is not a PEM certificate")
+    if not (bundle / "mqtt-password").read_bytes().strip():
+        raise BundleError("mqtt-password is empty")
+    if cfg.mqtt.password_file is None or cfg.mqtt.tls_ca is None:
+        raise BundleError("roomprobe.toml names no password_file or tls_ca under [mqtt]")
+    return cfg
+
+
+def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.DEFAULT_PATH,
+         set_hostname: bool = False, now: datetime | None = None) -> Taken | None:  # fmt: skip
+    """Take the bundle in ``bundle`` (None when there is none); ``root`` prefixes every
+    path the bundle names (the tests' stand-in for the box's file system)."""
+    if not bundle.is_dir() or not any((bundle / n).exists() for n in BUNDLE_FILES):
+        return None
+    try:
+        cfg = check(bundle)
+    except BundleError as exc:
+        again = "'roomhub site add', 'roomhub site write-image'"
+        _note(bundle / ERROR, f"Không nhận được bộ cấu hình: {exc}.\n"
+              f"Hãy tạo lại bằng {again}.\n\n"
+              f"The bundle was not taken: {exc}.\n"
+              f"Make it again with {again}.\n")  # fmt: skip
+        raise
+    inside = root / str(config_path).lstrip("/")
+    password = root / str(cfg.mqtt.password_file).lstrip("/")
+    ca = root / str(cfg.mqtt.tls_ca).lstrip("/")
+    _write(password, (bundle / "mqtt-password").read_bytes(), 0o600)
+    _write(ca, (bundle / "district-ca.crt").read_bytes(), 0o644)
+    _write(inside, (bundle / "roomprobe.toml").read_bytes(), 0o644)
+    name = hostname_for(cfg.site)
+    _write(root / "etc" / "hostname", f"{name}\n".encode(), 0o644)
+    if set_hostname and shutil.which("hostname"):
+        subprocess.run(["hostname", name], check=False)
+    # Only now, with everything synced on the box, does the card forget the secrets.
+    for n in BUNDLE_FILES:
+        (bundle / n).unlink()
+    (bundle / ERROR).unlink(missing_ok=True)
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    _note(bundle / NOTE, f"Hộp kiểm tra đã nhận cấu hình của điểm cầu {cfg.site} lúc {when}.\n"
+          "Mật khẩu đã được chuyển vào hộp và xóa khỏi thẻ nhớ.\n\n"
+          f"The probe took the settings of site {cfg.site} at {when}.\n"
+          "The password was moved into the box and removed from this card.\n")  # fmt: skip
+    return Taken(cfg.site, name, inside, (password, ca))
+
+
+def _note(path: Path, text: str) -> None:
+    # CRLF: the note is read on office PCs.
+    _write(path, text.replace("\n", "\r\n").encode("utf-8"), 0o644)
