@@ -17,7 +17,6 @@ district staff can read on a PC; the box keeps its previous settings.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import config as probe_config
+from .atomic import write_atomic
 from .tomlconfig import ConfigError
 
 BUNDLE_FILES = ("roomprobe.toml", "district-ca.crt", "mqtt-password")
@@ -46,25 +46,6 @@ class Taken:
 
 def hostname_for(site: str) -> str:
     return f"roomprobe-{site}"[:63].rstrip("-")
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write, sync and rename into place: a power cut leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def check(bundle: Path) -> probe_config.ProbeConfig:
@@ -104,11 +85,11 @@ def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.
     inside = root / str(config_path).lstrip("/")
     password = root / str(cfg.mqtt.password_file).lstrip("/")
     ca = root / str(cfg.mqtt.tls_ca).lstrip("/")
-    _write(password, (bundle / "mqtt-password").read_bytes(), 0o600)
-    _write(ca, (bundle / "district-ca.crt").read_bytes(), 0o644)
-    _write(inside, (bundle / "roomprobe.toml").read_bytes(), 0o644)
+    write_atomic(password, (bundle / "mqtt-password").read_bytes(), 0o600)
+    write_atomic(ca, (bundle / "district-ca.crt").read_bytes(), 0o644)
+    write_atomic(inside, (bundle / "roomprobe.toml").read_bytes(), 0o644)
     name = hostname_for(cfg.site)
-    _write(root / "etc" / "hostname", f"{name}\n".encode(), 0o644)
+    write_atomic(root / "etc" / "hostname", f"{name}\n".encode(), 0o644)
     if set_hostname and shutil.which("hostname"):
         subprocess.run(["hostname", name], check=False)
     # Only now, with everything synced on the box, does the card forget the secrets.
@@ -125,4 +106,4 @@ def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.
 
 def _note(path: Path, text: str) -> None:
     # CRLF: the note is read on office PCs.
-    _write(path, text.replace("\n", "\r\n").encode("utf-8"), 0o644)
+    write_atomic(path, text.replace("\n", "\r\n").encode("utf-8"), 0o644)

@@ -16,7 +16,6 @@ import fcntl
 import json
 import logging
 import math
-import os
 import random
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, host, supervisor, verdicts
 from . import outbox as outbox_mod
+from .atomic import write_atomic
 from .config import NetConfig, ProbeConfig
 from .contract import ContractError, Stamp, decode, encode, parse_utc, topics, utc_iso, validate
 from .leds.legend import LedState
@@ -540,11 +540,10 @@ class ProbeService:
         if doc == self._now_written and now - self._now_written_at < NOW_REFRESH_S:
             return
         path = Path(self.cfg.paths.state_dir) / NOW_FILE
-        tmp = path.with_suffix(".tmp")
+        body = json.dumps({**doc, "written_at": utc_iso()}, ensure_ascii=False)
         try:
-            tmp.write_text(json.dumps({**doc, "written_at": utc_iso()}, ensure_ascii=False),
-                           encoding="utf-8")  # fmt: skip
-            os.replace(tmp, path)
+            # Rewritten often and cheap to lose: no fsync, fewer writes to the SD card.
+            write_atomic(path, body.encode("utf-8"), sync=False)
         except OSError as exc:  # a full disk must not stop the daemon
             log.warning("cannot write %s: %s", path, exc)
             return

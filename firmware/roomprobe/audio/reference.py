@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from .analysis import SPEED_OF_SOUND_M_S, Analysis
 
 VERSION = 1
@@ -126,12 +126,7 @@ class Reference:
 
     def save(self, path: Path) -> None:
         """Atomically (write, fsync, rename): a power cut leaves the old file or the new one."""
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, self.to_json().encode("utf-8"))
 
 
 def load(path: Path) -> Reference | None:
