@@ -87,7 +87,7 @@ def build_router() -> APIRouter:
     @router.get("/sites/{site}")
     def api_site(site: str, hub: HubDep, conn: DB) -> dict[str, Any]:
         valid_site(site)
-        overview = [s for s in store.sites_overview(conn, hub.names) if s["site"] == site]
+        overview = store.sites_overview(conn, hub.names, only=site)
         if not overview:
             raise HTTPException(404, f"no site {site!r}")
         return {
@@ -137,8 +137,7 @@ def build_router() -> APIRouter:
     @router.get("/readiness")
     def api_readiness(hub: HubDep, conn: DB) -> dict[str, Any]:
         now = datetime.now(UTC)
-        meeting = schedule.next_meeting(conn, now)
-        rows = readiness.board(store.sites_overview(conn, hub.names), meeting, now)
+        meeting, rows = readiness.next_meeting_board(conn, hub.names, now)
         return {"meeting": meeting.item() if meeting else None,
                 "rooms": [asdict(r) | {"actors": r.actors} for r in rows]}  # fmt: skip
 

@@ -14,7 +14,6 @@ taken over at the version it had reached.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from roomprobe.contract import utc_iso
+
 StoreError = SQLAlchemyError  # what a failing store raises, whichever database it is
 
 
 class DatabaseUrlError(ValueError):
     """A storage URL that names no database the hub supports."""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -156,6 +153,6 @@ def migrate(engine: Engine) -> int:
                 conn.exec_driver_sql(statement)
             conn.execute(
                 text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)"),
-                {"v": number, "at": now_iso()},
+                {"v": number, "at": utc_iso()},
             )
     return len(MIGRATIONS)

@@ -100,7 +100,7 @@ def build_router(timezone: str) -> APIRouter:
         lang = _lang(lang)
         valid_site(site)
         days = days if days in (1, 7, 30) else 1
-        found = [s for s in store.sites_overview(conn, hub.names) if s["site"] == site]
+        found = store.sites_overview(conn, hub.names, only=site)
         if not found:
             raise HTTPException(404, labels(lang)["error.no_site"])
         now = datetime.now(UTC)
@@ -144,8 +144,7 @@ def build_router(timezone: str) -> APIRouter:
     def readiness_page(request: Request, hub: HubDep, conn: DB, lang: str = "vi") -> str:
         lang = _lang(lang)
         now = datetime.now(UTC)
-        meeting = schedule.next_meeting(conn, now)
-        rooms = readiness.board(store.sites_overview(conn, hub.names), meeting, now)
+        meeting, rooms = readiness.next_meeting_board(conn, hub.names, now)
         states = (readiness.READY, readiness.NOT_READY, readiness.UNKNOWN)
         counts = {state: sum(r.state == state for r in rooms) for state in states}
         return render("readiness.html", request, hub, lang, "/readiness",

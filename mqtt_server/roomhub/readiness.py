@@ -108,3 +108,11 @@ def board(sites: list[dict[str, Any]], meeting: Any | None, now: datetime) -> li
         if meeting is None or meeting.concerns(s["site"])
     ]
     return sorted(rows, key=lambda r: (order[r.state], r.name))
+
+
+def next_meeting_board(conn: Any, names: dict[str, str], now: datetime) -> tuple[Any, list]:
+    """The next meeting (or None) and its rooms judged: what the page and the API show."""
+    from . import schedule, store
+
+    meeting = schedule.next_meeting(conn, now)
+    return meeting, board(store.sites_overview(conn, names), meeting, now)

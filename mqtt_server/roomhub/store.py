@@ -22,7 +22,9 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import column, table
 
-from .database import dialect_of, migrate, now_iso, open_engine
+from roomprobe.contract import utc_iso
+
+from .database import dialect_of, migrate, open_engine
 
 # Messages numbered by seq (durable on the probe); status carries the latest seq instead.
 DURABLE = "schema != 'roomprobe.status'"
@@ -85,7 +87,7 @@ class Store:
         Raises the database's error if the transaction fails: then nothing of
         the batch is stored, and nothing of it may be acknowledged.
         """
-        now = now_iso()
+        now = utc_iso()
         rows: dict[str, dict[str, Any]] = {}  # msg_id -> row; a copy inside the batch counts once
         bad = []
         for item in batch:
@@ -218,8 +220,7 @@ class Store:
         for name, days, sql in plans:
             if days <= 0:
                 continue  # 0 keeps everything
-            cut = (now - timedelta(days=days)).isoformat(timespec="milliseconds")
-            cut = cut.replace("+00:00", "Z")
+            cut = utc_iso(now - timedelta(days=days))
             while True:
                 with self.engine.begin() as conn:
                     n = conn.execute(text(sql), {"cut": cut, "n": chunk}).rowcount
@@ -236,15 +237,24 @@ def _payloads(batch: Sequence[Incoming]) -> list[dict[str, Any]]:
 # -- reads (dashboard, API, alerts, reports) ---------------------------------------------
 
 
-def sites_overview(db: Connection, names: dict[str, str]) -> list[dict[str, Any]]:
-    """One row per site: online, last seen, verdicts from the latest status, latest results."""
-    known = {r["site"]: r for r in db.execute(text("SELECT * FROM sites")).mappings()}
+def sites_overview(
+    db: Connection, names: dict[str, str], only: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per site: online, last seen, verdicts from the latest status, latest results.
+
+    ``only`` reads one site (a room's page) instead of the whole district.
+    """
+    where, params = ("WHERE site = :s", {"s": only}) if only else ("", {})
+    rows = db.execute(text(f"SELECT * FROM sites {where}"), params).mappings()
+    known = {r["site"]: r for r in rows}
     latest_by_site: dict[str, dict[str, Any]] = {}
     for r in db.execute(
         text(
             "SELECT site, payload FROM messages WHERE id IN (SELECT max(id) FROM messages "
-            "WHERE schema LIKE 'roomprobe.result.%' GROUP BY site, schema)"
-        )
+            f"WHERE schema LIKE 'roomprobe.result.%' {where.replace('WHERE', 'AND')} "
+            "GROUP BY site, schema)"
+        ),
+        params,
     ).mappings():
         p = json.loads(r["payload"])
         latest_by_site.setdefault(r["site"], {})[p["kind"]] = {
@@ -253,9 +263,10 @@ def sites_overview(db: Connection, names: dict[str, str]) -> list[dict[str, Any]
             "metrics": p["metrics"],
             "simulated": p["simulated"],
         }
-    missing = _missing_per_site(db)
+    missing = _missing_per_site(db, only)
+    wanted = set(known) | ({only} & set(names) if only else set(names))
     out = []
-    for site in sorted(set(known) | set(names)):
+    for site in sorted(wanted):
         row = known.get(site)
         status = json.loads(row["last_status"]) if row and row["last_status"] else None
         out.append(
@@ -305,9 +316,9 @@ def gaps(db: Connection, site: str | None = None) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def _missing_per_site(db: Connection) -> dict[str, int]:
+def _missing_per_site(db: Connection, site: str | None = None) -> dict[str, int]:
     out: dict[str, int] = {}
-    for g in gaps(db):
+    for g in gaps(db, site):
         out[g["site"]] = out.get(g["site"], 0) + g["last"] - g["first"] + 1
     return out
 
