@@ -48,6 +48,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .texts import in_language
+
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 # Messages before the month that tell the state at its start (status, open faults).
 LEAD_IN = timedelta(days=31)
@@ -71,7 +73,6 @@ SCHEMAS = (STATUS, NET, AUDIO, EVENT)  # the only ones the report reads
 
 # -- words -----------------------------------------------------------------------------
 
-LANGS = ("vi", "en")
 
 LABELS: dict[str, tuple[str, str]] = {
     "report": ("Báo cáo tháng", "Monthly report"),
@@ -270,8 +271,7 @@ MONTH_NAMES_EN = (
 
 def labels(lang: str) -> dict[str, str]:
     """The catalogue in one language (Vietnamese for anything but ``"en"``)."""
-    index = LANGS.index(lang) if lang in LANGS else 0
-    return {key: pair[index] for key, pair in LABELS.items()}
+    return in_language(LABELS, lang)
 
 
 def component_label(component: str, lang: str) -> str:

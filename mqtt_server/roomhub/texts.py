@@ -134,6 +134,11 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def labels(lang: str) -> dict[str, str]:
+def in_language(catalogue: dict[str, tuple[str, str]], lang: str) -> dict[str, str]:
+    """A (vi, en) catalogue in one language: Vietnamese for anything but ``"en"``."""
     index = LANGS.index(lang) if lang in LANGS else 0
-    return {key: pair[index] for key, pair in LABELS.items()}
+    return {key: pair[index] for key, pair in catalogue.items()}
+
+
+def labels(lang: str) -> dict[str, str]:
+    return in_language(LABELS, lang)
