@@ -42,6 +42,9 @@ class Pulse:
         argv = [
             exe, "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
             "--disallow-exit", "--log-target=stderr",
+            # The CPU limiter kills the server after seconds of heavy load, which a
+            # busy CI machine gives it; realtime priority is not ours to take.
+            "--no-cpu-limit=yes", "--realtime=no", "--high-priority=no",
             "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
             "-L", f"module-null-sink sink_name={SINK} rate=48000 format=s16le channels=2",
         ]  # fmt: skip
