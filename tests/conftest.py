@@ -96,3 +96,12 @@ def district(tmp_path: Path) -> Path:
     for site, name in (("dak-ang", "Xã Đắk Ang"), ("bo-y", "Xã Bờ Y")):
         provision.add_site(load_hub(conf), site, name)
     return conf
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--image",
+        metavar="IMG",
+        help="the built SD image (.img.xz or .img) for the boot test in tests/image; "
+        "without it that test is not collected (scripts/boot-test passes it)",
+    )
