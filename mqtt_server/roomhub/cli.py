@@ -163,8 +163,9 @@ def cmd_pki_init(args: argparse.Namespace) -> int:
 
 def cmd_site_add(args: argparse.Namespace) -> int:
     def step(cfg, provision) -> None:
-        bundle = provision.add_site(cfg, args.site, args.name)
-        print(f"account {args.site} created; bundle for the SD card: {bundle}")
+        bundle = provision.add_site(cfg, args.site, args.name, args.hardware)
+        print(f"account {args.site} created; bundle for the SD card: {bundle}"
+              + (" (simulated hardware)" if args.hardware == "simulated" else ""))  # fmt: skip
         print(provision.reload_broker(cfg))
 
     return _provision(args, step)
@@ -414,6 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("site", help="the site id, e.g. dak-ang")
     p.add_argument("--name", required=True, help='the room\'s name, e.g. "Xã Đắk Ang"')
+    p.add_argument("--hardware", choices=("pi", "simulated"), default="pi",
+                   help="pi (default): the box tests the real line against the hub's endpoint, "
+                   "the room's sound card and drives its LEDs; simulated: a box without "
+                   "them (a test bench, a virtual machine)")  # fmt: skip
     p.set_defaults(func=cmd_site_add)
     p = site_sub.add_parser("list", help="list provisioned sites")
     with_config(p)

@@ -143,6 +143,14 @@ class SecurityConfig(_Section):
         description="mosquitto's pid file: signalled to re-read accounts and ACL after a change; "
         "None runs 'systemctl reload mosquitto'",
     )
+    line_url: str | None = Field(
+        None,
+        description="The hub's line-test endpoint as the probes reach it, written into each "
+        "site's bundle; None: http://<broker_host>:<web port>/mini/",
+    )
+
+    def probe_line_url(self, web_port: int) -> str:
+        return self.line_url or f"http://{self.broker_host}:{web_port}/mini/"
 
 
 def _check_url(value: str) -> str:

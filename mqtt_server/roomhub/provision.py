@@ -100,9 +100,26 @@ def init_pki(cfg: HubConfig, hostnames: list[str]) -> Layout:
     return lay
 
 
-def add_site(cfg: HubConfig, site: str, name: str) -> Path:
+def probe_hardware(cfg: HubConfig, hardware: str) -> dict[str, dict[str, str]]:
+    """The bundle's hardware settings. A box in a room ('pi') tests the real line against
+    the hub's /mini/ endpoint, the real audio chain through ALSA's default devices and
+    drives its LEDs; 'simulated' leaves the probe's defaults, which invent results (a
+    test bench or a virtual machine, where there is no sound card and no GPIO)."""
+    if hardware == "simulated":
+        return {}
+    if hardware != "pi":
+        raise ProvisionError(f"hardware {hardware!r}: expected 'pi' or 'simulated'")
+    return {
+        "net": {"backend": "hub", "server_url": cfg.security.probe_line_url(cfg.web.port)},
+        "audio": {"backend": "alsa"},
+        "hardware": {"leds": "gpio"},
+    }
+
+
+def add_site(cfg: HubConfig, site: str, name: str, hardware: str = "pi") -> Path:
     """The site's account and bundle; returns the bundle's folder."""
     access.check_account(site)
+    settings = probe_hardware(cfg, hardware)
     lay = Layout(cfg.security.dir)
     if not lay.ca.cert.exists():
         raise ProvisionError(f"no CA in {lay.dir}: run 'roomhub pki init' first")
@@ -122,6 +139,7 @@ def add_site(cfg: HubConfig, site: str, name: str) -> Path:
             "password_file": PROBE_PASSWORD_FILE,
             "tls_ca": PROBE_CA_FILE,
         },
+        **settings,
     })  # fmt: skip
     (bundle / "roomprobe.toml").write_text(probe_config, encoding="utf-8")
     return bundle

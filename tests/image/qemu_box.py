@@ -150,9 +150,8 @@ class QemuBox:
             "-no-reboot",
         ]  # fmt: skip
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=open(self.folder / "qemu.err", "wb")
-        )  # noqa: SIM115 fmt: skip
+        with open(self.folder / "qemu.err", "wb") as err:  # qemu keeps its own copy
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
         return self
 
     def console_text(self) -> str:

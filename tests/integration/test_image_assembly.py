@@ -63,11 +63,7 @@ def test_the_card_has_boot_root_and_data_in_that_order(card: Path, tmp_path: Pat
     assert subprocess.run(["fsck.vfat", "-n", str(boot)], capture_output=True).returncode == 0
     for fs in (root, data):
         assert subprocess.run(["e2fsck", "-fn", str(fs)], capture_output=True).returncode == 0
-    labels = {
-        name: subprocess.run(["blkid", "-p", "-o", "value", "-s", "LABEL", str(fs)],
-                             capture_output=True, text=True).stdout.strip()  # fmt: skip
-        for name, fs in (("boot", boot), ("root", root), ("data", data))
-    }
+    labels = {name: label_of(fs) for name, fs in (("boot", boot), ("root", root), ("data", data))}
     assert labels == build.LABELS
 
     assert fat_read(card, parts[0], "config.txt") == b"arm_64bit=1\n"
@@ -79,6 +75,12 @@ def test_the_card_has_boot_root_and_data_in_that_order(card: Path, tmp_path: Pat
     stat = subprocess.run(["debugfs", "-R", "stat /roomprobe", str(data)], capture_output=True,
                           text=True).stdout  # fmt: skip
     assert "Mode:  0750" in stat  # modes survive into the data partition
+
+
+def label_of(fs: Path) -> str:
+    done = subprocess.run(["blkid", "-p", "-o", "value", "-s", "LABEL", str(fs)],
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout.strip()
 
 
 def test_a_sites_bundle_goes_onto_the_assembled_card(card: Path, tmp_path: Path):

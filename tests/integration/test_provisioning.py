@@ -6,6 +6,8 @@ Secrets never appear in what the commands print.
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -81,3 +83,41 @@ def test_a_site_is_provisioned_used_and_revoked(tmp_path: Path, capsys):
         assert hub_cfg.security.broker_port == port
     finally:
         broker.stop()
+
+
+def test_a_rooms_bundle_drives_the_real_hardware_and_a_bench_bundle_simulates(tmp_path: Path):
+    # Stands for mosquitto's pid: it takes each SIGHUP and lives on.
+    code = "import signal, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); time.sleep(60)"
+    sleeper = subprocess.Popen([sys.executable, "-c", code])
+    (tmp_path / "broker.pid").write_text(str(sleeper.pid))
+    try:
+        bundles_by_hardware(tmp_path)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def bundles_by_hardware(tmp_path: Path) -> None:
+    sec = tmp_path / "security"
+    conf = tmp_path / "hub.toml"
+    conf.write_text(tomlconfig.dumps({
+        "hub_id": "test-hub", "web": {"port": 8090},
+        "security": {"dir": sec, "broker_host": "hub.district.vn",
+                     "broker_pid_file": tmp_path / "broker.pid"},
+    }), encoding="utf-8")  # fmt: skip
+    assert main(["pki", "init", "--config", str(conf), "--hostname", "hub.district.vn"]) == 0
+    assert main(["site", "add", "dak-ang", "--name", "Xã Đắk Ang", "--config", str(conf)]) == 0
+    room = parse_probe((sec / "bundles" / "dak-ang" / "roomprobe.toml").read_text("utf-8"))
+    assert room.net.backend == "hub"
+    assert room.net.server_url == "http://hub.district.vn:8090/mini/"
+    assert room.audio.backend == "alsa" and room.hardware.leds == "gpio"
+    assert not room.simulated
+    assert main(["site", "add", "bench", "--name", "Bàn thử", "--hardware", "simulated",
+                 "--config", str(conf)]) == 0  # fmt: skip
+    bench = parse_probe((sec / "bundles" / "bench" / "roomprobe.toml").read_text("utf-8"))
+    assert bench.simulated and bench.hardware.leds == "none"
+    # A district whose endpoint is elsewhere says so once, in the hub's config.
+    conf.write_text(conf.read_text() + 'line_url = "https://line.district.vn/mini/"\n')
+    assert main(["site", "add", "bo-y", "--name", "Xã Bờ Y", "--config", str(conf)]) == 0
+    other = parse_probe((sec / "bundles" / "bo-y" / "roomprobe.toml").read_text("utf-8"))
+    assert other.net.server_url == "https://line.district.vn/mini/"
