@@ -30,6 +30,8 @@ python3 -m venv --system-site-packages /opt/roomprobe
 /opt/roomprobe/bin/pip install --quiet --no-index --find-links /tmp/wheels --no-cache-dir \
     --disable-pip-version-check "$(ls /tmp/wheels/roomprobe-*.whl)[probe]" "lgpio>=0.2.2"
 /opt/roomprobe/bin/roomprobe --version
+# On the PATH for district IT (sudo roomprobe doctor, roomprobe outbox).
+ln -sf /opt/roomprobe/bin/roomprobe /usr/local/bin/roomprobe
 /opt/roomprobe/bin/python -c "import alsaaudio, gpiozero, lgpio, numpy, scipy, systemd.daemon, paho.mqtt"
 install -d -m 0755 /etc/roomprobe
 install -m 0644 /tmp/roomprobe.example.toml /etc/roomprobe/roomprobe.example.toml

@@ -109,3 +109,23 @@ def test_the_image_is_named_by_the_project_version():
 
     with open(REPO / "pyproject.toml", "rb") as f:
         assert build.version() == tomllib.load(f)["project"]["version"]
+
+
+@pytest.mark.parametrize(
+    "unit",
+    sorted((REPO / "image_build" / "rootfs" / "etc" / "systemd" / "system").glob("*.service")),
+)
+def test_systemd_accepts_the_images_own_units(unit: Path, tmp_path: Path):
+    import shutil
+
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze (Debian package systemd) is needed to check the units"
+    script = REPO / "image_build" / "rootfs" / "usr" / "local" / "sbin"
+    text = unit.read_text()
+    for exe in script.iterdir():  # the scripts are in the image, not on this machine
+        text = text.replace(f"/usr/local/sbin/{exe.name}", "/bin/true")
+    copy = tmp_path / unit.name
+    copy.write_text(text)
+    done = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True)
+    assert "Unknown key" not in done.stderr and "Failed" not in done.stderr, done.stderr
+    assert "/bin/true" in text  # each runs one of the image's scripts

@@ -65,10 +65,11 @@ def test_systemd_accepts_the_firstboot_unit_and_it_runs_before_the_probe(tmp_pat
     unit.write_text(text)
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     assert "Unknown key" not in result.stderr and "Failed" not in result.stderr, result.stderr
-    assert "Before=roomprobe.service" in text and "RequiredBy=roomprobe.service" in text
+    assert "Before=roomprobe.service" in text and "WantedBy=roomprobe.service" in text
+    assert "RequiredBy" not in text  # a bad bundle must not keep the probe from starting
     # It reads the bundle where the secrets' paths of `roomhub site add` say the box has them.
     from roomhub.provision import PROBE_PASSWORD_FILE
 
     assert PROBE_PASSWORD_FILE.startswith("/var/lib/roomprobe/")
-    assert "RequiresMountsFor=/boot/firmware /var/lib/roomprobe" in text
+    assert "RequiresMountsFor=/boot/firmware /var/lib/roomprobe /etc/roomprobe" in text
     assert f"--config {config.DEFAULT_PATH}" in text
