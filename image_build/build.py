@@ -50,9 +50,12 @@ PLATFORMS = (
     "manylinux2014_aarch64",
     *(f"manylinux_2_{v}_aarch64" for v in (17, 24, 26, 28, 31, 34, 35, 36)),
 )
-# Dependencies the image takes from Debian (the venv sees system site packages):
-# numpy and scipy (large, and Debian's are built for the Pi's CPUs), systemd-python.
-FROM_DEBIAN = {"numpy", "scipy", "systemd-python"}
+# Dependencies the image takes from Debian (the venv sees system site packages): the
+# systemd bindings, built against the image's libsystemd. Not numpy and scipy: Debian's
+# python3-scipy depends on python3-pythran and through it on g++ and python3-dev, so it
+# would keep a compiler in the image; PyPI's wheels are self-contained (their own
+# OpenBLAS) and the same versions the test suite runs.
+FROM_DEBIAN = {"systemd-python"}
 # Built from source in the image: PyPI has no aarch64 wheel of it.
 FROM_SOURCE = {"pyalsaaudio"}
 # gpiozero's pin library on a Pi running a mainline kernel (not a dependency of the
@@ -390,8 +393,10 @@ def customize(tarball: Path, wheels: Path, work: Path, progress: Progress,
     resolv = rootfs / "etc" / "resolv.conf"
     resolv.unlink(missing_ok=True)
     shutil.copy("/etc/resolv.conf", resolv)
+    # The host's pip settings (an index, a wheel folder) mean nothing inside the image.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     with Chroot(rootfs):
-        progress.run(["chroot", rootfs, "/bin/sh", "/tmp/customize.sh"])
+        progress.run(["chroot", rootfs, "/bin/sh", "/tmp/customize.sh"], env=env)
     resolv.unlink()
     # systemd-resolved's stub, as on a running box.
     resolv.symlink_to("../run/systemd/resolve/stub-resolv.conf")

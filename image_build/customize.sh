@@ -25,7 +25,7 @@ fi
 passwd -l root >/dev/null
 passwd -l quantri >/dev/null
 
-step "the probe: /opt/roomprobe (Debian's numpy, scipy, systemd; the rest from wheels)"
+step "the probe: /opt/roomprobe (Debian's systemd bindings; the rest from wheels)"
 python3 -m venv --system-site-packages /opt/roomprobe
 /opt/roomprobe/bin/pip install --quiet --no-index --find-links /tmp/wheels --no-cache-dir \
     --disable-pip-version-check "$(ls /tmp/wheels/roomprobe-*.whl)[probe]" "lgpio>=0.2.2"

@@ -81,6 +81,21 @@ def ext4_read(fs_image: Path, path: str) -> bytes | None:
     return done.stdout
 
 
+def journal(data_fs: Path, dest: Path) -> str:
+    """The box's system journal, read from the data partition (/data/journal) with the
+    host's journalctl: what the box logged, with no login on it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["debugfs", "-R", f"rdump /journal {dest}", str(data_fs)],
+                   capture_output=True, check=True)  # fmt: skip
+    files = sorted(str(p) for p in dest.rglob("*.journal"))
+    if not files:
+        raise AssertionError("the box kept no journal on its data partition")
+    done = subprocess.run(["journalctl", "--no-pager", "-o", "short-monotonic",
+                           *(f"--file={f}" for f in files)],
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout
+
+
 def ext4_blocks(fs_image: Path) -> int:
     out = subprocess.run(["dumpe2fs", "-h", str(fs_image)], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
