@@ -455,7 +455,7 @@ def build(out: Path, work: Path, authorized_keys: Path | None, fresh: bool) -> P
     wheels = build_wheels(work, progress)
     progress.done(f"{len(list(wheels.iterdir()))} files")
 
-    progress.step("installing Debian bookworm arm64 (mmdebstrap; about 20 minutes under qemu)")
+    progress.step("installing Debian bookworm arm64 (mmdebstrap; about 10 minutes under qemu)")
     tarball = base_rootfs(work, progress, fresh)
     progress.done(f"{tarball.stat().st_size / 2**20:.0f} MiB")
 
