@@ -7,6 +7,7 @@ and exit non-zero; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
 import logging
 import shutil
@@ -236,9 +237,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_firstboot(args: argparse.Namespace) -> int:
     from . import firstboot
 
+    on_the_box = args.root == "/"
+    bundle = Path(args.bundle)
     try:
-        taken = firstboot.take(Path(args.bundle), Path(args.root), Path(args.config),
-                               set_hostname=args.root == "/")  # fmt: skip
+        if not firstboot.pending(bundle):
+            print(f"no bundle in {args.bundle}: nothing to do")
+            return 0
+        with firstboot.writable(bundle.parent) if on_the_box else contextlib.nullcontext():
+            taken = firstboot.take(bundle, Path(args.root), Path(args.config),
+                                   set_hostname=on_the_box)  # fmt: skip
     except firstboot.BundleError as exc:
         print(f"roomprobe: the bundle in {args.bundle} was not taken: {exc}", file=sys.stderr)
         return EX_CONFIG

@@ -9,8 +9,11 @@ the boot partition, which any PC can read. A note in Vietnamese and English
 is left in its place saying what happened.
 
 The order makes a power cut harmless: everything is written and synced on
-the data side first, and only then removed from the card; cut in between, the
-next boot takes the same bundle again. A bundle that does not check out is
+the data side first, and only then removed from the card, by renaming the
+bundle's folder (one directory entry) and deleting the renamed folder; cut
+before the rename, the next boot takes the same bundle again; cut after it, the
+next boot deletes the leftover. The boot partition is mounted read-only on the
+box and made writable only while a bundle is taken. A bundle that does not check out is
 left where it is, with an ERROR file beside it that says why, in words
 district staff can read on a PC; the box keeps its previous settings.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +35,12 @@ from .tomlconfig import ConfigError
 BUNDLE_FILES = ("roomprobe.toml", "district-ca.crt", "mqtt-password")
 NOTE = "DA-NHAN-INSTALLED.txt"
 ERROR = "LOI-ERROR.txt"
+# Where a bundle may put its secrets: anyone with the card in a PC can edit the bundle,
+# so a path elsewhere (say, an SSH authorized_keys file) must not be written as root.
+SECRETS_DIR = Path("/var/lib/roomprobe")
+# The bundle's folder is renamed to this before its files are deleted: one directory entry
+# changes, so a power cut leaves either the whole bundle or a leftover the next boot removes.
+TAKEN_SUFFIX = ".taken"
 
 
 class BundleError(ValueError):
@@ -64,6 +75,13 @@ def check(bundle: Path) -> probe_config.ProbeConfig:
         raise BundleError("mqtt-password is empty")
     if cfg.mqtt.password_file is None or cfg.mqtt.tls_ca is None:
         raise BundleError("roomprobe.toml names no password_file or tls_ca under [mqtt]")
+    for key, path in (("password_file", cfg.mqtt.password_file), ("tls_ca", cfg.mqtt.tls_ca)):
+        if (
+            not Path(path).is_absolute()
+            or SECRETS_DIR not in Path(path).parents
+            or (".." in Path(path).parts)
+        ):
+            raise BundleError(f"[mqtt] {key} = {path}: must be a file in {SECRETS_DIR}/")
     return cfg
 
 
@@ -71,6 +89,9 @@ def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.
          set_hostname: bool = False, now: datetime | None = None) -> Taken | None:  # fmt: skip
     """Take the bundle in ``bundle`` (None when there is none); ``root`` prefixes every
     path the bundle names (the tests' stand-in for the box's file system)."""
+    leftover = bundle.with_name(bundle.name + TAKEN_SUFFIX)
+    if leftover.exists():  # taken at the last boot, cut off before it was deleted
+        shutil.rmtree(leftover)
     if not bundle.is_dir() or not any((bundle / n).exists() for n in BUNDLE_FILES):
         return None
     try:
@@ -93,15 +114,44 @@ def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.
     if set_hostname and shutil.which("hostname"):
         subprocess.run(["hostname", name], check=False)
     # Only now, with everything synced on the box, does the card forget the secrets.
-    for n in BUNDLE_FILES:
-        (bundle / n).unlink()
-    (bundle / ERROR).unlink(missing_ok=True)
+    bundle.rename(leftover)
+    bundle.mkdir()
+    shutil.rmtree(leftover)
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     _note(bundle / NOTE, f"Hộp kiểm tra đã nhận cấu hình của điểm cầu {cfg.site} lúc {when}.\n"
           "Mật khẩu đã được chuyển vào hộp và xóa khỏi thẻ nhớ.\n\n"
           f"The probe took the settings of site {cfg.site} at {when}.\n"
           "The password was moved into the box and removed from this card.\n")  # fmt: skip
     return Taken(cfg.site, name, inside, (password, ca))
+
+
+@contextmanager
+def writable(folder: Path) -> Iterator[None]:
+    """The file system holding ``folder`` writable for the block, read-only again after.
+
+    The box mounts its boot partition read-only (FAT has no journal: a power cut during
+    a write can damage it, and it holds the kernel); it is opened only while a bundle
+    is taken. Does nothing where the mount is already writable or cannot be found.
+    """
+    found = subprocess.run(["findmnt", "-n", "-o", "TARGET,OPTIONS", "--target", str(folder)],
+                           capture_output=True, text=True)  # fmt: skip
+    target, _, options = found.stdout.strip().partition(" ")
+    if found.returncode != 0 or "ro" not in options.strip().split(","):
+        yield
+        return
+    opened = subprocess.run(["mount", "-o", "remount,rw", target], capture_output=True,
+                            text=True)  # fmt: skip
+    if opened.returncode != 0:
+        raise OSError(f"cannot make {target} writable: {opened.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["mount", "-o", "remount,ro", target], check=False)
+
+
+def pending(bundle: Path) -> bool:
+    """Is there anything on the card for this boot to do (a bundle or a leftover)?"""
+    return bundle.is_dir() or bundle.with_name(bundle.name + TAKEN_SUFFIX).exists()
 
 
 def _note(path: Path, text: str) -> None:

@@ -105,3 +105,45 @@ def test_a_new_bundle_written_later_replaces_the_settings(district: Path, tmp_pa
     assert first_boot(other, root).returncode == 0
     assert load_probe(root / "etc/roomprobe/roomprobe.toml").site == "bo-y"
     assert (root / "etc/hostname").read_text() == "roomprobe-bo-y\n"
+
+
+def test_a_bundle_cannot_aim_its_secrets_outside_the_probes_folder(district: Path, tmp_path: Path):
+    """Anyone with the card in a PC can edit the bundle; firstboot runs as root."""
+    boot = boot_partition_of(district, tmp_path)
+    toml = (boot / "roomprobe.toml").read_text(encoding="utf-8")
+    (boot / "roomprobe.toml").write_text(toml.replace(
+        "/var/lib/roomprobe/mqtt-password", "/home/quantri/.ssh/authorized_keys"
+    ), encoding="utf-8")  # fmt: skip
+    root = tmp_path / "root"
+    done = first_boot(boot, root)
+    assert done.returncode == 78
+    assert "password_file = /home/quantri/.ssh/authorized_keys" in done.stderr
+    assert "/var/lib/roomprobe/" in done.stderr
+    assert not (root / "home").exists()
+    (boot / "roomprobe.toml").write_text(toml.replace(
+        "/var/lib/roomprobe/district-ca.crt", "/var/lib/roomprobe/../../etc/ca.crt"
+    ), encoding="utf-8")  # fmt: skip
+    assert first_boot(boot, root).returncode == 78
+
+
+def test_a_power_cut_after_the_settings_were_taken_leaves_no_secret_on_the_card(
+    district: Path, tmp_path: Path
+):
+    """Cut between the rename and the delete: the renamed folder still holds the password;
+    the next boot removes it and keeps the settings it took."""
+    boot = boot_partition_of(district, tmp_path)
+    root = tmp_path / "root"
+    leftover = boot.with_name(boot.name + firstboot.TAKEN_SUFFIX)
+    assert first_boot(boot, root).returncode == 0
+    # The card as the cut left it: the bundle renamed whole, not yet deleted.
+    boot.rename(leftover)
+    boot.mkdir()
+    make_image(tmp_path / "again.img")
+    assert roomhub(["site", "write-image", "dak-ang", str(tmp_path / "again.img"),
+                    "--config", str(district)]) == 0  # fmt: skip
+    for name, data in sdcard.read_bundle(tmp_path / "again.img").items():
+        (leftover / name).write_bytes(data)
+    done = first_boot(boot, root)
+    assert done.returncode == 0, done.stderr
+    assert not leftover.exists()  # the password is off the card
+    assert load_probe(root / "etc/roomprobe/roomprobe.toml").site == "dak-ang"

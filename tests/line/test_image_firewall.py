@@ -107,7 +107,7 @@ def test_what_the_box_opens_gets_its_replies(box: NetLab):
         udp.sendto(b"answer", peer)
         out, _ = proc.communicate(timeout=10)
         assert out.strip() == "answer"
-        # The same port, unasked, from elsewhere: dropped.
+        # A datagram the box did not ask for, to a port it listens on: dropped.
         stray = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         stray.bind((box.hub_ip, 0))
         heard = listen_udp_once(box, peer[1] + 1)
