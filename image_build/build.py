@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -140,7 +141,8 @@ def source_requirements(pyproject: Path = REPO / "pyproject.toml") -> list[str]:
     with open(pyproject, "rb") as f:
         project = tomllib.load(f)["project"]
     reqs = project["optional-dependencies"]["probe"]
-    return [r for r in reqs if re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0] in FROM_SOURCE]
+    return [r for r in reqs
+            if re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() in FROM_SOURCE]  # fmt: skip
 
 
 def genimage_config(root_mib: int, labels: dict[str, str] = LABELS) -> str:
@@ -314,6 +316,7 @@ def base_rootfs(work: Path, progress: Progress, fresh: bool) -> Path:
     list's (and the initramfs settings') hash."""
     pkgs = packages()
     initramfs_conf = HERE / "rootfs" / "etc" / "initramfs-tools" / "conf.d" / "roomprobe.conf"
+    modules = HERE / "rootfs" / "usr" / "share" / "initramfs-tools" / "modules.d" / "roomprobe"
     key = hashlib.sha256(
         "\n".join([SUITE, COMPONENTS, *pkgs, initramfs_conf.read_text()]).encode()
     ).hexdigest()[:16]
@@ -335,10 +338,9 @@ def base_rootfs(work: Path, progress: Progress, fresh: bool) -> Path:
         "--dpkgopt=path-include=/usr/share/locale/vi/*",
         # Before the kernel's postinst: the initramfs takes a module list (see the file).
         f"--setup-hook=mkdir -p \"$1/etc/initramfs-tools/conf.d\" && "
-        f"cp {initramfs_conf} \"$1/etc/initramfs-tools/conf.d/\"",
+        f"cp {shlex.quote(str(initramfs_conf))} \"$1/etc/initramfs-tools/conf.d/\"",
         f"--setup-hook=mkdir -p \"$1/usr/share/initramfs-tools/modules.d\" && "
-        f"cp {HERE}/rootfs/usr/share/initramfs-tools/modules.d/roomprobe "
-        "\"$1/usr/share/initramfs-tools/modules.d/\"",
+        f"cp {shlex.quote(str(modules))} \"$1/usr/share/initramfs-tools/modules.d/\"",
         SUITE, partial, MIRROR,
     ])  # fmt: skip
     partial.rename(tarball)
@@ -371,12 +373,36 @@ class Chroot:
         self.mounted.clear()
 
 
+def mounts_under(folder: Path, mountinfo: str | None = None) -> list[Path]:
+    """Mount points at or below ``folder``, deepest first (from /proc/self/mountinfo)."""
+    if mountinfo is None:
+        mountinfo = Path("/proc/self/mountinfo").read_text()
+    top = str(folder.resolve())
+    found = []
+    for line in mountinfo.splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == top or point.startswith(top + "/"):
+            found.append(Path(point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_rootfs(rootfs: Path) -> None:
+    """Delete an earlier build's root, after unmounting what a killed build left mounted
+    in it: deleting through a leftover bind mount of /dev would delete the host's."""
+    for point in mounts_under(rootfs):
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+    still = mounts_under(rootfs)
+    if still:
+        raise BuildError(f"cannot unmount {', '.join(map(str, still))}: unmount them, "
+                         f"then delete {rootfs}")  # fmt: skip
+    shutil.rmtree(rootfs)
+
+
 def customize(tarball: Path, wheels: Path, work: Path, progress: Progress,
               authorized_keys: Path | None) -> Path:  # fmt: skip
     rootfs = work / "rootfs"
     if rootfs.exists():
-        subprocess.run(["umount", "-R", "-l", str(rootfs)], capture_output=True)
-        shutil.rmtree(rootfs)
+        remove_rootfs(rootfs)
     rootfs.mkdir()
     progress.run(["tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf",
                   tarball, "-C", rootfs])  # fmt: skip

@@ -130,3 +130,17 @@ def test_systemd_accepts_the_images_own_units(unit: Path, tmp_path: Path):
     done = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True)
     assert "Unknown key" not in done.stderr and "Failed" not in done.stderr, done.stderr
     assert "/bin/true" in text  # each runs one of the image's scripts
+
+
+def test_a_killed_builds_mounts_are_found_deepest_first(tmp_path: Path):
+    root = tmp_path / "rootfs"
+    info = "\n".join([
+        f"36 25 0:5 / {root}/dev rw - devtmpfs udev rw",
+        f"37 36 0:6 / {root}/dev/pts rw - devpts devpts rw",
+        f"38 25 0:7 / {root}/proc rw - proc proc rw",
+        f"39 25 0:8 / {root}-other/dev rw - devtmpfs udev rw",
+        "40 25 0:9 / /dev rw - devtmpfs udev rw",
+    ])  # fmt: skip
+    found = build.mounts_under(root, info)
+    assert found[0] == root / "dev" / "pts"
+    assert set(found) == {root / "dev", root / "dev" / "pts", root / "proc"}
