@@ -128,7 +128,7 @@ def boot_until_status(card: Path, folder: Path, hub: Statuses, not_boot: str | N
             time.sleep(1)
         took = seen[0] - box.started
         print(f"\nboot to first MQTT status under qemu: {took:.0f} s")
-        time.sleep(5)  # let roomprobe-persist and the outbox settle
+        time.sleep(15)  # let roomprobe-persist and the outbox settle
         return box, seen[1], took
     except BaseException:
         box.stop()

@@ -132,3 +132,14 @@ def listen_udp_once(lab: NetLab, port: int) -> subprocess.Popen:
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     time.sleep(0.1)
     return proc
+
+
+def test_a_flood_of_ssh_connections_from_one_machine_is_cut_short(box: NetLab):
+    server = listen(box, 22)
+    try:
+        answers = [reach(box.probe_ip, 22, timeout=1.0) for _ in range(9)]
+    finally:
+        server.kill()
+        server.wait()
+    assert answers[:3] == ["hello"] * 3  # district IT gets in
+    assert "dropped" in answers[5:]  # a burst beyond the limit does not
