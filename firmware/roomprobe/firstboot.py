@@ -20,6 +20,7 @@ district staff can read on a PC; the box keeps its previous settings.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -108,6 +109,8 @@ def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.
     ca = root / str(cfg.mqtt.tls_ca).lstrip("/")
     write_atomic(password, (bundle / "mqtt-password").read_bytes(), 0o600)
     write_atomic(ca, (bundle / "district-ca.crt").read_bytes(), 0o644)
+    for secret in (password, ca):
+        _owned_like_its_folder(secret)
     write_atomic(inside, (bundle / "roomprobe.toml").read_bytes(), 0o644)
     name = hostname_for(cfg.site)
     write_atomic(root / "etc" / "hostname", f"{name}\n".encode(), 0o644)
@@ -152,6 +155,16 @@ def writable(folder: Path) -> Iterator[None]:
 def pending(bundle: Path) -> bool:
     """Is there anything on the card for this boot to do (a bundle or a leftover)?"""
     return bundle.is_dir() or bundle.with_name(bundle.name + TAKEN_SUFFIX).exists()
+
+
+def _owned_like_its_folder(path: Path) -> None:
+    """Give a file its folder's owner: firstboot runs as root, the probe as its own
+    account, which owns /var/lib/roomprobe and must read the password (0600)."""
+    folder = path.parent.stat()
+    if os.geteuid() == 0 and (path.stat().st_uid, path.stat().st_gid) != (
+        folder.st_uid, folder.st_gid
+    ):  # fmt: skip
+        os.chown(path, folder.st_uid, folder.st_gid)
 
 
 def _note(path: Path, text: str) -> None:

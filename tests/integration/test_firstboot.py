@@ -7,6 +7,7 @@ box's file system is a folder standing in for its root.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,20 @@ def test_the_box_takes_the_bundle_and_the_card_forgets_the_password(district: Pa
 
     again = first_boot(boot, root)  # every later boot: nothing to take
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_the_secrets_belong_to_the_probes_account(district: Path, tmp_path: Path):
+    """firstboot runs as root; the probe, as its own account, must read its password."""
+    boot = boot_partition_of(district, tmp_path)
+    root = tmp_path / "root"
+    state = root / "var" / "lib" / "roomprobe"
+    state.mkdir(parents=True)
+    os.chown(state, 4242, 4343)  # the box's roomprobe account owns its state folder
+    assert first_boot(boot, root).returncode == 0
+    for name in ("mqtt-password", "district-ca.crt"):
+        st = (state / name).stat()
+        assert (st.st_uid, st.st_gid) == (4242, 4343), name
+    assert (state / "mqtt-password").stat().st_mode & 0o777 == 0o600
 
 
 def test_a_damaged_bundle_stays_on_the_card_with_a_note_that_says_why(
