@@ -59,6 +59,18 @@ def extract(image: Path, part: Partition, dest: Path) -> Path:
     return dest
 
 
+def after_power_cut(fs_image: Path) -> Path:
+    """An ext4 copy as the box will find it at its next boot: its journal replayed (as
+    mounting does), then checked. The data partition journals file contents too
+    (data=journal), so what was last written may be only in the journal until then:
+    debugfs alone reads the file system without replaying it."""
+    subprocess.run(["e2fsck", "-fy", str(fs_image)], capture_output=True)
+    check = subprocess.run(["e2fsck", "-fn", str(fs_image)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise AssertionError(f"{fs_image} is damaged after the power cut:\n{check.stdout}")
+    return fs_image
+
+
 def fat_read(image: Path, part: Partition, path: str) -> bytes | None:
     env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
     done = subprocess.run(["mtype", "-i", f"{image}@@{part.start}", f"::/{path}"],

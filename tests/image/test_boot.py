@@ -30,6 +30,7 @@ from paho.mqtt.client import CallbackAPIVersion, MQTTv5
 from qemu_box import (
     HOST_FROM_GUEST,
     QemuBox,
+    after_power_cut,
     decompress,
     ext4_blocks,
     ext4_read,
@@ -172,7 +173,7 @@ def test_the_image_boots_takes_its_bundle_and_reports(
             "the root partition changed: the root file system is not read-only"
         )
         assert now[2].size > flashed[2].size + GROW_BY // 2, "the data partition did not grow"
-        data = extract(card, now[2], tmp_path / "data.ext4")
+        data = after_power_cut(extract(card, now[2], tmp_path / "data.ext4"))
         assert ext4_blocks(data) * 4096 > flashed[2].size + GROW_BY // 2
         assert ext4_read(data, "/persist/etc/hostname") == f"roomprobe-{SITE}\n".encode()
         machine_id = ext4_read(data, "/persist/etc/machine-id")
@@ -195,7 +196,7 @@ def test_the_image_boots_takes_its_bundle_and_reports(
         box2, status2, second_s = boot_until_status(card, tmp_path / "boot2", hub, boot1)
         box2.stop()
         assert status2["site"] == SITE and status2["boot_id"] != boot1
-        data2 = extract(card, partitions(card)[2], tmp_path / "data2.ext4")
+        data2 = after_power_cut(extract(card, partitions(card)[2], tmp_path / "data2.ext4"))
         assert ext4_read(data2, "/persist/etc/machine-id") == machine_id
         print(f"first boot {first_s:.0f} s, second boot {second_s:.0f} s to the first status")
     finally:
