@@ -198,6 +198,10 @@ def test_the_image_boots_takes_its_bundle_and_reports(
         assert status2["site"] == SITE and status2["boot_id"] != boot1
         data2 = after_power_cut(extract(card, partitions(card)[2], tmp_path / "data2.ext4"))
         assert ext4_read(data2, "/persist/etc/machine-id") == machine_id
+        console2 = (tmp_path / "boot2" / "console.log").read_text(errors="replace")
+        assert f"roomprobe-{SITE} login:" in console2  # the host name came back too
+        log2 = journal(data2, tmp_path / "journal2")
+        assert "generating new host keys" not in log2.split("-- Boot")[-1]  # same SSH keys
         print(f"first boot {first_s:.0f} s, second boot {second_s:.0f} s to the first status")
     finally:
         hub.close()
