@@ -129,7 +129,14 @@ def boot_until_status(card: Path, folder: Path, hub: Statuses, not_boot: str | N
             time.sleep(1)
         took = seen[0] - box.started
         print(f"\nboot to first MQTT status under qemu: {took:.0f} s")
-        time.sleep(15)  # let roomprobe-persist and the outbox settle
+        # The power is cut only once the identity is on the data partition (the box says
+        # so on its console); the first boot makes SSH keys, slow under emulation.
+        while "identity is kept on /data" not in box.console_text():
+            if time.monotonic() > deadline or not box.alive():
+                raise AssertionError("roomprobe-persist did not finish:\n"
+                                     + box.console_text()[-4000:])  # fmt: skip
+            time.sleep(1)
+        time.sleep(3)
         return box, seen[1], took
     except BaseException:
         box.stop()
