@@ -11,7 +11,7 @@ documents every key and is checked against this model by the tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -54,6 +54,25 @@ class DaemonConfig(_Section):
         600.0, ge=0, le=7200,
         description="No active test this long before a scheduled meeting starts or after it ends",
     )  # fmt: skip
+    readiness_lead_s: list[Annotated[float, Field(gt=0, le=86400)]] = Field(
+        [3600.0, 1200.0], min_length=1, max_length=8,
+        description="A full readiness test runs this many seconds before each scheduled "
+        "meeting, once per value (each more than meeting_guard_s)",
+    )  # fmt: skip
+    readiness_max_s: float = Field(
+        900.0, ge=10, le=3600,
+        description="A readiness run publishes what it has after this long (a test that has "
+        "not finished counts as not tested)",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _leads_before_the_quiet_window(self) -> DaemonConfig:
+        for lead in self.readiness_lead_s:
+            if lead <= self.meeting_guard_s:
+                guard = self.meeting_guard_s
+                raise ValueError(f"readiness_lead_s: {lead:g} is inside the quiet window "
+                                 f"before a meeting (meeting_guard_s = {guard:g})")  # fmt: skip
+        return self
 
 
 class Thresholds(_Section):

@@ -216,6 +216,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The microphones are dead: they pick up nothing in the room. Check that they are on, "
         "their cables and their channels on the mixer",
     ),
+    # readiness (before a meeting: the line, the audio chain and the probe, together)
+    "readiness.ready": ("Phòng họp sẵn sàng cho cuộc họp", "The room is ready for the meeting"),
+    "readiness.not_ready": (
+        "Phòng họp chưa sẵn sàng cho cuộc họp",
+        "The room is not ready for the meeting",
+    ),
+    "readiness.unknown": (
+        "Không kiểm tra được phòng họp trước cuộc họp",
+        "The room could not be tested before the meeting",
+    ),
     # system
     "system.ok": ("Thiết bị hoạt động bình thường", "The probe is working normally"),
     "system.unknown": ("Chưa rõ tình trạng thiết bị", "The probe's state is not known yet"),
