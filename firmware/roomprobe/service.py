@@ -20,11 +20,12 @@ import random
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, host, supervisor, verdicts
+from . import __version__, host, readiness, supervisor, verdicts
 from . import outbox as outbox_mod
 from .atomic import write_atomic
 from .config import NetConfig, ProbeConfig
@@ -51,6 +52,20 @@ if TYPE_CHECKING:  # numpy and scipy load only on a box that measures real audio
 log = logging.getLogger(__name__)
 
 LOOP_STEP_S = 0.1
+READINESS_CHECK_S = 1.0  # how often the schedule is looked at for a readiness run
+
+
+@dataclass
+class ReadyRun:
+    """A readiness run under way: ``tested`` once its line and audio tests were started."""
+
+    due: readiness.Due
+    source: str  # "schedule", "button" or "hub"
+    started: float  # epoch seconds: verdicts newer than this are this run's
+    started_mono: float
+    tested: bool = False
+
+
 #: The system light shows "starting" for this long after the daemon starts.
 BOOT_S = 10.0
 LOCK_FILE = "roomprobe.lock"
@@ -88,6 +103,10 @@ class ProbeService:
         # Survives restarts and power cuts: a reboot mid-meeting must not start a test tone.
         self.meeting_mode = self.outbox.get_state("meeting_mode") == "on"
         self.schedule = Schedule.loads(cfg.site, self.outbox.get_state("schedule"))
+        # Readiness runs done (meeting@lead), kept so a restart between lead times runs the next.
+        self._readiness_done = set(json.loads(self.outbox.get_state("readiness_done") or "[]"))
+        self._ready_run: ReadyRun | None = None
+        self._verdict_at: dict[str, float] = {}  # part -> epoch of its latest verdict
         self.rejected = 0
         self.current: dict[str, verdicts.Verdict] = {
             "network": verdicts.unknown("net"),
@@ -135,6 +154,7 @@ class ProbeService:
             "monitor": now + cfg.net.monitor_interval_s,
         }
         self._monitor_started = now
+        self._next_readiness = now
         self._next_heartbeat = now + cfg.daemon.heartbeat_s
         self._watchdog_s = supervisor.watchdog_interval_s()
         self._next_watchdog = now
@@ -190,6 +210,9 @@ class ProbeService:
         for kind, due in list(self._due.items()):
             if now >= due:
                 self._run_test(kind, now)
+        if now >= self._next_readiness:
+            self._next_readiness = now + READINESS_CHECK_S
+            self._readiness_step(now)
         if self.panel is not None:
             for press in self.panel.presses():
                 self._on_button(press)
@@ -459,6 +482,7 @@ class ProbeService:
     def _set_verdict(self, part: str, verdict: verdicts.Verdict) -> None:
         changed = self.current[part] != verdict
         self.current[part] = verdict
+        self._verdict_at[part] = time.time()
         if changed:
             self._publish_status()
 
@@ -470,6 +494,74 @@ class ProbeService:
                 "system", "degraded", "system.outbox_rejected", "probe", value=self.rejected
             )
         return verdicts.make("system", "ok", "system.ok")
+
+    # -- readiness before meetings (roomprobe.readiness) -----------------------------------
+
+    def start_readiness(self, source: str) -> bool:
+        """A run now, by hand (button, hub): for the next meeting if one is coming.
+        False when one is already under way."""
+        if self._ready_run is not None:
+            return False
+        now = datetime.now(UTC)
+        nxt = self.schedule.next(now)
+        meeting = nxt if nxt is not None and nxt.start > now else None
+        quiet = None
+        if meeting is not None:
+            quiet = meeting.start - timedelta(seconds=self.cfg.daemon.meeting_guard_s)
+        due = readiness.Due(f"manual@{now.timestamp():.0f}", meeting, None, quiet)
+        self._ready_run = ReadyRun(due, source, time.time(), time.monotonic())
+        self._readiness_step(time.monotonic())
+        return True
+
+    def _readiness_step(self, now: float) -> None:
+        run = self._ready_run
+        if run is None:
+            due = readiness.due(self.schedule, datetime.now(UTC), self.cfg.daemon.readiness_lead_s,
+                                self.cfg.daemon.meeting_guard_s, self._readiness_done)  # fmt: skip
+            if due is None:
+                return
+            run = self._ready_run = ReadyRun(due, "schedule", time.time(), now)
+            log.info("readiness run for meeting %s, %gs before it", due.meeting.id if
+                     due.meeting else None, due.lead_s or 0)  # fmt: skip
+        too_late = (run.due.deadline is not None and datetime.now(UTC) >= run.due.deadline) or (
+            now - run.started_mono > self.cfg.daemon.readiness_max_s
+        )
+        if not run.tested:
+            why = self.why_not_active()
+            if why is None and not too_late:
+                run.tested = True
+                for kind in ("net", "audio"):
+                    self._run_test(kind, now)
+            elif too_late:
+                log.info("readiness run could not test: %s", why or "no time left")
+                self._finish_readiness(run)
+                return
+            else:
+                return  # wait: people talk or meeting mode is on; the deadline decides
+        if (self._line_job is not None or self._audio_job is not None) and not too_late:
+            return
+        self._finish_readiness(run)
+
+    def _finish_readiness(self, run: ReadyRun) -> None:
+        parts: dict[str, verdicts.Verdict] = {}
+        for part, check in (("network", "net"), ("audio", "audio")):
+            fresh = self._verdict_at.get(part, 0.0) >= run.started
+            parts[part] = self.current[part] if fresh else verdicts.unknown(check)
+        parts["system"] = self._system_verdict()
+        state = readiness.state_of(parts)
+        meeting_id = run.due.meeting.id if run.due.meeting else None
+        self._publish_result(
+            "readiness", {}, readiness.overall(parts), run.started, simulated=self.cfg.simulated,
+            readiness=state, meeting_id=meeting_id,
+            parts={k: v.to_dict() for k, v in parts.items()},
+        )  # fmt: skip
+        log.info("readiness for meeting %s: %s (%s)", meeting_id, state, run.source)
+        self._ready_run = None
+        if run.due.lead_s is not None:
+            self._readiness_done.add(run.due.key)
+            kept = readiness.keep_done(self._readiness_done, self.schedule)
+            self._readiness_done = kept
+            self.outbox.set_state("readiness_done", json.dumps(sorted(kept)))
 
     # -- the front panel ------------------------------------------------------------------
 
@@ -499,9 +591,7 @@ class ProbeService:
             self._event("button", "event.button_refused", {"press": "short", "why": why})
             return
         self._event("button", "event.button_test", {"press": "short"})
-        now = time.monotonic()
-        for kind in ("net", "audio"):
-            self._run_test(kind, now)
+        self.start_readiness("button")  # the line and the audio tested, judged as one
 
     # -- status ---------------------------------------------------------------------------
 
@@ -699,6 +789,12 @@ class ProbeService:
                     self._run_test(kind, now)
                 ran = {k: self.current["network" if k == "net" else "audio"].status for k in wanted}
                 return True, None, "cmd.test_done", {}, {"verdicts": ran}
+            case "ready":
+                if not self.may_run_active_tests():
+                    return False, "meeting_mode", "cmd.meeting_mode", {}, {}
+                started = self.start_readiness("hub")
+                return True, None, "cmd.accepted", {}, {"readiness_run": "started" if started
+                                                         else "already running"}  # fmt: skip
         return False, "not_supported", "cmd.not_supported", {}, {}
 
 

@@ -27,7 +27,7 @@ HISTORY_LIMIT_DAYS = 92
 
 
 class CommandRequest(BaseModel):
-    command: str = Field(description="run-test, meeting-mode or set-config")
+    command: str = Field(description="run-test, meeting-mode, set-config or ready")
     args: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -251,6 +251,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     def step(cfg, hubclient) -> int:
         if args.probe_command == "run-test":
             command, cmd_args = "run-test", {"tests": args.tests}
+        elif args.probe_command == "ready":
+            command, cmd_args = "ready", {}
         else:
             command, cmd_args = "meeting-mode", {"on": args.state == "on"}
         sent = hubclient.call(cfg, "POST", f"/api/sites/{args.site}/commands",
@@ -444,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which tests (default both)")  # fmt: skip
     p.add_argument("--wait", type=float, default=180.0,
                    help="seconds to wait for the reply (default %(default)s)")  # fmt: skip
+    p.set_defaults(func=cmd_probe)
+    p = probe_sub.add_parser("ready", help="a full readiness run now (line, audio, the probe); "
+                             "its result shows on the readiness board")  # fmt: skip
+    with_config(p)
+    p.add_argument("site", type=_site_id, help="the site id")
+    p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the reply")
     p.set_defaults(func=cmd_probe)
     p = probe_sub.add_parser("meeting-mode", help="turn a room's meeting mode on or off")
     with_config(p)

@@ -96,7 +96,7 @@ def test_builders_produce_the_documented_topics() -> None:
 
 def test_result_kinds_and_commands_are_the_contract_ones() -> None:
     assert set(topics.RESULT_KINDS) == {"net", "audio", "monitor", "readiness"}
-    assert set(topics.COMMANDS) == {"run-test", "meeting-mode", "set-config"}
+    assert set(topics.COMMANDS) == {"run-test", "meeting-mode", "set-config", "ready"}
 
 
 @pytest.mark.parametrize("kind", ["video", "Net", "", "net/x", "+", "status"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 PREFIX = "roomprobe/v1"
 SCHEDULE = f"{PREFIX}/schedule"
 RESULT_KINDS = ("net", "audio", "monitor", "readiness")
-COMMANDS = ("run-test", "meeting-mode", "set-config")
+COMMANDS = ("run-test", "meeting-mode", "set-config", "ready")
 
 _SITE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 
