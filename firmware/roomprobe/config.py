@@ -54,6 +54,11 @@ class DaemonConfig(_Section):
         600.0, ge=0, le=7200,
         description="No active test this long before a scheduled meeting starts or after it ends",
     )  # fmt: skip
+    trust_unsynced_clock: bool = Field(
+        False,
+        description="Schedule rules use the clock even before it is synchronised: for a box "
+        "with a battery-backed real-time clock (hardware/README.md), and for test benches",
+    )
     readiness_lead_s: list[Annotated[float, Field(gt=0, le=86400)]] = Field(
         [3600.0, 1200.0], min_length=1, max_length=8,
         description="A full readiness test runs this many seconds before each scheduled "

@@ -260,7 +260,8 @@ class ProbeService:
         """
         return why_no_active_tests(
             self.meeting_mode, self.schedule, datetime.now(UTC), self.cfg.daemon.meeting_guard_s,
-            host.clock_synced(), self.audio_probe is not None and self.audio_probe.room_active,
+            host.clock_synced() or self.cfg.daemon.trust_unsynced_clock,
+            self.audio_probe is not None and self.audio_probe.room_active,
         )  # fmt: skip
 
     def may_run_active_tests(self) -> bool:

@@ -262,6 +262,8 @@ def sites_overview(
             "verdict": p["verdict"],
             "metrics": p["metrics"],
             "simulated": p["simulated"],
+            # A readiness run's own fields: the board judges a meeting by its own run.
+            **{k: p[k] for k in ("readiness", "meeting_id", "parts") if k in p},
         }
     missing = _missing_per_site(db, only)
     wanted = set(known) | ({only} & set(names) if only else set(names))
