@@ -20,7 +20,7 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -57,13 +57,16 @@ READINESS_CHECK_S = 1.0  # how often the schedule is looked at for a readiness r
 
 @dataclass
 class ReadyRun:
-    """A readiness run under way: ``tested`` once its line and audio tests were started."""
+    """A readiness run under way: ``tested`` once its tests began, ``waiting`` those to start."""
 
     due: readiness.Due
     source: str  # "schedule", "button" or "hub"
     started: float  # epoch seconds: verdicts newer than this are this run's
     started_mono: float
     tested: bool = False
+    # One test at a time: the line test first, then the audio chain's (the audio test waits
+    # for a running line test, and would be counted as not tested).
+    waiting: list[str] = field(default_factory=lambda: ["net", "audio"])
 
 
 #: The system light shows "starting" for this long after the daemon starts.
@@ -107,6 +110,7 @@ class ProbeService:
         self._readiness_done = set(json.loads(self.outbox.get_state("readiness_done") or "[]"))
         self._ready_run: ReadyRun | None = None
         self._verdict_at: dict[str, float] = {}  # part -> epoch of its latest verdict
+        self._line_deferred = False  # the last line test waited for a busy line to calm
         self.rejected = 0
         self.current: dict[str, verdicts.Verdict] = {
             "network": verdicts.unknown("net"),
@@ -320,6 +324,7 @@ class ProbeService:
     # -- the real line test (backend "hub") ---------------------------------------------
 
     def _start_line_job(self) -> None:
+        self._line_deferred = False
         net = self.cfg.net
         # Randomised, so a district's probes do not all measure the hub at once.
         self._due["net"] = time.monotonic() + pacing.next_interval(net.interval_s, self._rng)
@@ -386,6 +391,7 @@ class ProbeService:
         if isinstance(outcome, Deferred):
             log.info("line test deferred: %s carries %.0f kbit/s", outcome.iface, outcome.kbps)
             self._due["net"] = time.monotonic() + self.cfg.net.busy_retry_s
+            self._line_deferred = True  # a readiness run waits for the retry
             return
         metrics = outcome
         usage = self.budget.spend(metrics["bytes_used"])
@@ -529,18 +535,22 @@ class ProbeService:
         )
         if not run.tested:
             why = self.why_not_active()
-            if why is None and not too_late:
-                run.tested = True
-                for kind in ("net", "audio"):
-                    self._run_test(kind, now)
-            elif too_late:
+            if too_late:
                 log.info("readiness run could not test: %s", why or "no time left")
                 self._finish_readiness(run)
                 return
-            else:
+            if why is not None:
                 return  # wait: people talk or meeting mode is on; the deadline decides
-        if (self._line_job is not None or self._audio_job is not None) and not too_late:
+            run.tested = True
+        busy = self._line_job is not None or self._audio_job is not None
+        if busy and not too_late:
             return
+        while run.waiting and not too_late:
+            self._run_test(run.waiting.pop(0), now)  # a real backend's test runs as a job
+            if self._line_job is not None or self._audio_job is not None:
+                return  # the next test when this one is done
+        if self._line_deferred and not too_late:
+            return  # the room's own traffic held the line test back; its retry is due soon
         self._finish_readiness(run)
 
     def _finish_readiness(self, run: ReadyRun) -> None:

@@ -135,3 +135,31 @@ def test_no_heavy_test_while_a_meeting_is_scheduled_and_the_schedule_survives_a_
     probe.start()
     wait_for(lambda: probe.output().count("net test skipped: meeting hop-khan") >= 2,
              what="the schedule remembered across a restart")  # fmt: skip
+
+
+def test_a_readiness_run_waits_for_the_real_line_test_then_tests_the_audio(line50):
+    """The line test is a job that takes seconds: the run must judge its result (and only
+    then start the audio test), not count the line as untested."""
+    _, rig = line50
+    rig.probe(net=hub_line(rig), audio={"interval_s": 3600})
+    wait_for(lambda: net_results(rig), timeout=120, what="the first line test")
+    stamp = Stamp("dak-ang", "00000000-0000-4000-8000-0000000000aa", lambda: True)
+    cmd = stamp.envelope("roomprobe.cmd", 1, command="ready", args={},
+                         expires_at=utc_iso_in(300))  # fmt: skip
+    mqtt_publish.single(topics.cmd("dak-ang", "ready"), encode(cmd), qos=1,
+                        hostname=rig.host, port=rig.broker.port, protocol=MQTTv5)  # fmt: skip
+    rows = wait_for(lambda: rig.hub_query("SELECT payload FROM messages WHERE schema = "
+                                          "'roomprobe.result.readiness'"),
+                    timeout=120, what="the readiness run")  # fmt: skip
+    run = json.loads(rows[0]["payload"])
+    net = run["parts"]["network"]
+    assert net["reason"] != "net.unknown" and net["status"] == "degraded", net  # 47.8 < 50
+    assert run["parts"]["audio"]["reason"] != "audio.unknown", run["parts"]["audio"]
+    assert run["readiness"] == "ready" and run["verdict"]["status"] == "degraded"
+    assert len(net_results(rig)) == 2  # the run's own line test, after the first one
+
+
+def utc_iso_in(seconds: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return utc_iso(datetime.now(UTC) + timedelta(seconds=seconds))
