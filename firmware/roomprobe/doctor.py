@@ -114,7 +114,15 @@ def report(cfg: ProbeConfig, now: datetime | None = None) -> tuple[str, int]:
         for c in audio.get("components", []):
             if c["status"] in ("degraded", "fail"):
                 out += _line(f"  • {c['message']['vi']}", c["message"]["en"], "  ")
-    if not net and not audio:
+    ready = last.get("readiness")
+    if ready:
+        v = ready["verdict"]["message"]
+        out += _line(f"- Kiểm tra sẵn sàng ({_local(ready['at'])}): {v['vi']}",
+                     f"Readiness check: {v['en']}")  # fmt: skip
+        for part in (ready.get("parts") or {}).values():
+            if part["status"] in ("fail", "unknown"):
+                out += _line(f"  • {part['message']['vi']}", part["message"]["en"], "  ")
+    if not net and not audio and not ready:
         out += _line("- Chưa có", "none yet")
     out.append("")
 

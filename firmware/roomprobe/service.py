@@ -12,6 +12,7 @@ heartbeat, so it goes straight to the link and never touches the SD card.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import logging
@@ -470,7 +471,7 @@ class ProbeService:
             "at": utc_iso(_from_epoch(started)),
             "verdict": verdict.to_dict(),
             "metrics": metrics,
-            **({"components": extra["components"]} if "components" in extra else {}),
+            **{k: extra[k] for k in ("components", "parts", "meeting_id") if k in extra},
         }
         self.outbox.put(
             topics.result(self.cfg.site, kind),
@@ -568,6 +569,7 @@ class ProbeService:
         )  # fmt: skip
         log.info("readiness for meeting %s: %s (%s)", meeting_id, state, run.source)
         self._ready_run = None
+        self._publish_status()  # and now.json: `roomprobe doctor` shows the run at once
         if run.due.lead_s is not None:
             self._readiness_done.add(run.due.key)
             kept = readiness.keep_done(self._readiness_done, self.schedule)
@@ -648,7 +650,8 @@ class ProbeService:
         except OSError as exc:  # a full disk must not stop the daemon
             log.warning("cannot write %s: %s", path, exc)
             return
-        self._now_written, self._now_written_at = doc, now
+        # A copy: _last_results changes in place, and must compare unequal when it does.
+        self._now_written, self._now_written_at = copy.deepcopy(doc), now
 
     # -- outbox ---------------------------------------------------------------------------
 

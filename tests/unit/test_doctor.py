@@ -70,3 +70,27 @@ def test_the_now_file_is_not_rewritten_when_nothing_changed(ran):
     before = path.stat().st_mtime_ns
     svc._publish_status()
     assert path.stat().st_mtime_ns == before
+
+
+def test_doctor_shows_the_latest_readiness_check_and_what_failed(ran, capsys):
+    conf, svc = ran
+    assert svc.start_readiness("button")  # the broken speaker: not ready
+    out = (capsys.readouterr(), main(["doctor", "--config", conf]), capsys.readouterr().out)[2]
+    assert "Kiểm tra sẵn sàng" in out and "Readiness check" in out
+    assert "Phòng họp chưa sẵn sàng cho cuộc họp" in out
+    assert "The room is not ready for the meeting" in out
+    doc = json.loads((svc.outbox.path.parent / service.NOW_FILE).read_text())
+    assert doc["last"]["readiness"]["parts"]["audio"]["status"] == "fail"
+
+
+def test_a_new_result_alone_rewrites_the_now_file(ran):
+    import time
+
+    _, svc = ran
+    path = svc.outbox.path.parent / service.NOW_FILE
+    svc._write_now(svc._status(True))
+    before = json.loads(path.read_text())["last"]["net"]["at"]
+    time.sleep(0.01)
+    svc._run_test("net", 0.0)  # a newer line result; the status may well stay the same
+    svc._write_now(svc._status(True))
+    assert json.loads(path.read_text())["last"]["net"]["at"] != before
