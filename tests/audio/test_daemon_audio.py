@@ -129,8 +129,12 @@ def test_howling_between_tests_is_reported_when_it_starts_and_ends(rig: Rig, pul
     assert fault["details"]["check"] == "audio.mixer"
     assert "feedback" in fault["message"]["en"] or "howling" in fault["message"]["en"]
     player.join(10)
-    cleared = wait_for(lambda: events("fault_cleared"), timeout=30, what="the fault cleared")
-    assert cleared[0]["details"]["cleared"] == "audio.feedback"
+    # On a loaded machine a short hum can come and go too (PulseAudio's own glitches as the
+    # player starts): what matters here is that the howl's fault clears when the howl ends.
+    cleared = wait_for(lambda: [e for e in events("fault_cleared")
+                                if e["details"]["cleared"] == "audio.feedback"],
+                       timeout=30, what="the feedback fault cleared")  # fmt: skip
+    assert cleared[0]["message"]["en"]  # said in words, as every event is
     monitors = rig.hub_query(
         "SELECT payload FROM messages WHERE schema = 'roomprobe.result.monitor'"
     )
