@@ -123,26 +123,37 @@ def packages(path: Path = HERE / "packages.txt") -> list[str]:
     return names
 
 
-def pypi_requirements(pyproject: Path = REPO / "pyproject.toml") -> list[str]:
-    """The probe's PyPI requirements (base and the probe extra) minus what Debian
-    provides and what is built from source."""
+def probe_requirements(pyproject: Path = REPO / "pyproject.toml") -> dict[str, str]:
+    """The probe's requirements (base and the probe extra), by lower-case name, each without
+    its environment marker (those are for the host; the image is Linux)."""
     with open(pyproject, "rb") as f:
         project = tomllib.load(f)["project"]
     reqs = [*project["dependencies"], *project["optional-dependencies"]["probe"]]
-    keep = []
-    for req in reqs:
-        name = re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower()
-        if name not in FROM_DEBIAN | FROM_SOURCE:
-            keep.append(req.split(";", 1)[0].strip())
-    return [*keep, *EXTRA_WHEELS]
+    return {re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower(): r.split(";", 1)[0].strip()
+            for r in reqs}  # fmt: skip
 
 
-def source_requirements(pyproject: Path = REPO / "pyproject.toml") -> list[str]:
-    with open(pyproject, "rb") as f:
-        project = tomllib.load(f)["project"]
-    reqs = project["optional-dependencies"]["probe"]
-    return [r for r in reqs
-            if re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() in FROM_SOURCE]  # fmt: skip
+def pypi_requirements() -> list[str]:
+    """What comes from PyPI's wheels: all but what Debian provides or the image builds."""
+    wheels = [r for n, r in probe_requirements().items() if n not in FROM_DEBIAN | FROM_SOURCE]
+    return [*wheels, *EXTRA_WHEELS]
+
+
+def source_requirements() -> list[str]:
+    return [r for n, r in probe_requirements().items() if n in FROM_SOURCE]
+
+
+def _ext4(name: str, label: str, mountpoint: str, size_mib: int) -> str:
+    return f"""\
+image {name}.ext4 {{
+    ext4 {{
+        label = "{label}"
+        use-mke2fs = true
+    }}
+    mountpoint = "{mountpoint}"
+    size = {size_mib}M
+}}
+"""
 
 
 def genimage_config(root_mib: int, labels: dict[str, str] = LABELS) -> str:
@@ -158,24 +169,8 @@ image boot.vfat {{
     size = {BOOT_SIZE_MIB}M
 }}
 
-image root.ext4 {{
-    ext4 {{
-        label = "{labels["root"]}"
-        use-mke2fs = true
-    }}
-    mountpoint = "/"
-    size = {root_mib}M
-}}
-
-image data.ext4 {{
-    ext4 {{
-        label = "{labels["data"]}"
-        use-mke2fs = true
-    }}
-    mountpoint = "/data"
-    size = {DATA_SIZE_MIB}M
-}}
-
+{_ext4("root", labels["root"], "/", root_mib)}
+{_ext4("data", labels["data"], "/data", DATA_SIZE_MIB)}
 image roomprobe.img {{
     hdimage {{
         partition-table-type = "mbr"

@@ -168,6 +168,13 @@ class Rig:
             assert wait_for_port(self.web_port, self.host, timeout=30), proc.output()
         return proc
 
+    def roomhub(self, *args: str, timeout: float = 200) -> subprocess.CompletedProcess[str]:
+        """A ``roomhub`` command as district IT types it, against this rig's hub."""
+        return subprocess.run(
+            [sys.executable, "-m", "roomhub.cli", *args, "--config", str(self.tmp / "hub.toml")],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
     def hub_query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Rows of the hub's store, SQLite or PostgreSQL; ``?`` marks a parameter."""
         if self.db_url:

@@ -77,11 +77,7 @@ def check(bundle: Path) -> probe_config.ProbeConfig:
     if cfg.mqtt.password_file is None or cfg.mqtt.tls_ca is None:
         raise BundleError("roomprobe.toml names no password_file or tls_ca under [mqtt]")
     for key, path in (("password_file", cfg.mqtt.password_file), ("tls_ca", cfg.mqtt.tls_ca)):
-        if (
-            not Path(path).is_absolute()
-            or SECRETS_DIR not in Path(path).parents
-            or (".." in Path(path).parts)
-        ):
+        if SECRETS_DIR not in Path(path).parents or ".." in Path(path).parts:
             raise BundleError(f"[mqtt] {key} = {path}: must be a file in {SECRETS_DIR}/")
     return cfg
 
@@ -90,7 +86,7 @@ def take(bundle: Path, root: Path = Path("/"), config_path: Path = probe_config.
          set_hostname: bool = False, now: datetime | None = None) -> Taken | None:  # fmt: skip
     """Take the bundle in ``bundle`` (None when there is none); ``root`` prefixes every
     path the bundle names (the tests' stand-in for the box's file system)."""
-    leftover = bundle.with_name(bundle.name + TAKEN_SUFFIX)
+    leftover = _leftover(bundle)
     if leftover.exists():  # taken at the last boot, cut off before it was deleted
         shutil.rmtree(leftover)
     if not bundle.is_dir() or not any((bundle / n).exists() for n in BUNDLE_FILES):
@@ -154,16 +150,18 @@ def writable(folder: Path) -> Iterator[None]:
 
 def pending(bundle: Path) -> bool:
     """Is there anything on the card for this boot to do (a bundle or a leftover)?"""
-    return bundle.is_dir() or bundle.with_name(bundle.name + TAKEN_SUFFIX).exists()
+    return bundle.is_dir() or _leftover(bundle).exists()
+
+
+def _leftover(bundle: Path) -> Path:
+    return bundle.with_name(bundle.name + TAKEN_SUFFIX)
 
 
 def _owned_like_its_folder(path: Path) -> None:
     """Give a file its folder's owner: firstboot runs as root, the probe as its own
     account, which owns /var/lib/roomprobe and must read the password (0600)."""
-    folder = path.parent.stat()
-    if os.geteuid() == 0 and (path.stat().st_uid, path.stat().st_gid) != (
-        folder.st_uid, folder.st_gid
-    ):  # fmt: skip
+    if os.geteuid() == 0:
+        folder = path.parent.stat()
         os.chown(path, folder.st_uid, folder.st_gid)
 
 

@@ -42,7 +42,7 @@ def due(schedule: Schedule, now: datetime, lead_s: list[float], guard_s: float,
     """The scheduled run to start now, if any: the latest lead time reached for the first
     meeting whose quiet window has not begun and which has no run for that lead time."""
     for meeting in schedule.meetings:
-        quiet = meeting.start - timedelta(seconds=guard_s)
+        quiet = quiet_from(meeting, guard_s)
         if now >= quiet:
             continue  # on, over, or too close: no active test now (rule 1)
         reached = [lead for lead in lead_s if meeting.start - timedelta(seconds=lead) <= now]
@@ -53,6 +53,20 @@ def due(schedule: Schedule, now: datetime, lead_s: list[float], guard_s: float,
         if key not in done:
             return Due(key, meeting, lead, quiet)
     return None
+
+
+def manual(schedule: Schedule, now: datetime, guard_s: float) -> Due:
+    """A run by hand (button, hub): for the next meeting if one is still to start, so the
+    board counts it for that meeting; before that meeting's quiet window."""
+    nxt = schedule.next(now)
+    meeting = nxt if nxt is not None and nxt.start > now else None
+    deadline = quiet_from(meeting, guard_s) if meeting is not None else None
+    return Due(f"manual@{now.timestamp():.0f}", meeting, None, deadline)
+
+
+def quiet_from(meeting: Meeting, guard_s: float) -> datetime:
+    """When the quiet window before ``meeting`` begins: no active test from then on."""
+    return meeting.start - timedelta(seconds=guard_s)
 
 
 def run_key(meeting_id: str, lead: float) -> str:

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -58,13 +58,12 @@ READINESS_CHECK_S = 1.0  # how often the schedule is looked at for a readiness r
 
 @dataclass
 class ReadyRun:
-    """A readiness run under way: ``tested`` once its tests began, ``waiting`` those to start."""
+    """A readiness run under way; ``waiting``: its tests not started yet."""
 
     due: readiness.Due
     source: str  # "schedule", "button" or "hub"
     started: float  # epoch seconds: verdicts newer than this are this run's
     started_mono: float
-    tested: bool = False
     # One test at a time: the line test first, then the audio chain's (the audio test waits
     # for a running line test, and would be counted as not tested).
     waiting: list[str] = field(default_factory=lambda: ["net", "audio"])
@@ -506,17 +505,10 @@ class ProbeService:
     # -- readiness before meetings (roomprobe.readiness) -----------------------------------
 
     def start_readiness(self, source: str) -> bool:
-        """A run now, by hand (button, hub): for the next meeting if one is coming.
-        False when one is already under way."""
+        """A run now, by hand (button, hub). False when one is already under way."""
         if self._ready_run is not None:
             return False
-        now = datetime.now(UTC)
-        nxt = self.schedule.next(now)
-        meeting = nxt if nxt is not None and nxt.start > now else None
-        quiet = None
-        if meeting is not None:
-            quiet = meeting.start - timedelta(seconds=self.cfg.daemon.meeting_guard_s)
-        due = readiness.Due(f"manual@{now.timestamp():.0f}", meeting, None, quiet)
+        due = readiness.manual(self.schedule, datetime.now(UTC), self.cfg.daemon.meeting_guard_s)
         self._ready_run = ReadyRun(due, source, time.time(), time.monotonic())
         self._readiness_step(time.monotonic())
         return True
@@ -534,25 +526,26 @@ class ProbeService:
         too_late = (run.due.deadline is not None and datetime.now(UTC) >= run.due.deadline) or (
             now - run.started_mono > self.cfg.daemon.readiness_max_s
         )
-        if not run.tested:
-            why = self.why_not_active()
-            if too_late:
-                log.info("readiness run could not test: %s", why or "no time left")
+        if too_late:
+            if run.waiting:
+                log.info("readiness run could not test %s: %s", ", ".join(run.waiting),
+                         self.why_not_active() or "no time left")  # fmt: skip
+            self._finish_readiness(run)
+            return
+        # One test at a time, each when the room allows it (rule 1); the deadline decides.
+        while not self._test_job_running():
+            if run.waiting:
+                if self.why_not_active() is not None:
+                    return  # people talk or meeting mode is on: wait
+                self._run_test(run.waiting.pop(0), now)  # a real backend's test is a job
+            elif self._line_deferred:
+                return  # the room's own traffic held the line test back; its retry is due
+            else:
                 self._finish_readiness(run)
                 return
-            if why is not None:
-                return  # wait: people talk or meeting mode is on; the deadline decides
-            run.tested = True
-        busy = self._line_job is not None or self._audio_job is not None
-        if busy and not too_late:
-            return
-        while run.waiting and not too_late:
-            self._run_test(run.waiting.pop(0), now)  # a real backend's test runs as a job
-            if self._line_job is not None or self._audio_job is not None:
-                return  # the next test when this one is done
-        if self._line_deferred and not too_late:
-            return  # the room's own traffic held the line test back; its retry is due soon
-        self._finish_readiness(run)
+
+    def _test_job_running(self) -> bool:
+        return self._line_job is not None or self._audio_job is not None
 
     def _finish_readiness(self, run: ReadyRun) -> None:
         parts: dict[str, verdicts.Verdict] = {}

@@ -17,11 +17,12 @@ import json
 import lzma
 import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from rig import Proc
 
 HOST_FROM_GUEST = "10.0.2.2"  # qemu's user-mode network: this machine, seen from the box
 
@@ -136,7 +137,7 @@ class QemuBox:
         self.memory_mib = memory_mib
         self.cpus = cpus
         self.console = folder / "console.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Proc | None = None
         self.started = 0.0
 
     def boot_files(self) -> tuple[Path, Path, str]:
@@ -177,26 +178,18 @@ class QemuBox:
             "-no-reboot",
         ]  # fmt: skip
         self.started = time.monotonic()
-        with open(self.folder / "qemu.err", "wb") as err:  # qemu keeps its own copy
-            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        self.proc = Proc("qemu", argv, self.folder / "qemu.log").start()
         return self
 
     def console_text(self) -> str:
         return self.console.read_text(errors="replace") if self.console.exists() else ""
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.alive
 
     def stop(self, timeout: float = 90.0) -> None:
         """Power off: ACPI is absent on ``virt`` without firmware, so SIGTERM makes qemu
         stop the machine the way pulling the plug does; the test is about surviving that."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
+        if self.proc is not None:
+            self.proc.stop(timeout=timeout)
+            self.proc = None

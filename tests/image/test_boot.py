@@ -17,6 +17,7 @@ same identity.
 from __future__ import annotations
 
 import hashlib
+import json
 import ssl
 import threading
 import time
@@ -62,8 +63,6 @@ class Statuses:
         self.lock = threading.Lock()
 
         def on_message(_c, _u, msg: mqtt.MQTTMessage) -> None:
-            import json
-
             with self.lock:
                 self.got.append((time.monotonic(), json.loads(msg.payload)))
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -24,13 +22,6 @@ from paho.mqtt.client import MQTTv5
 
 from rig import Rig, wait_for
 from roomprobe.contract import decode, topics
-
-
-def roomhub(rig: Rig, *args: str, timeout: float = 200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "roomhub.cli", *args, "--config", str(rig.tmp / "hub.toml")],
-        capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
 
 
 def get(rig: Rig, path: str) -> Any:
@@ -66,7 +57,7 @@ def running(rig: Rig) -> Rig:
 
 def test_run_test_from_the_console_shows_the_probes_reply_and_the_room_page_too(running: Rig):
     rig = running
-    done = roomhub(rig, "probe", "run-test", "dak-ang", "--tests", "net")
+    done = rig.roomhub("probe", "run-test", "dak-ang", "--tests", "net")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "Đã kiểm tra xong" and lines[1] == "Test finished"  # Vietnamese first
@@ -77,9 +68,9 @@ def test_run_test_from_the_console_shows_the_probes_reply_and_the_room_page_too(
     page = get(rig, "/sites/dak-ang")
     assert f'data-command="{cmd["msg_id"]}" data-state="replied"' in page
 
-    done = roomhub(rig, "probe", "meeting-mode", "dak-ang", "on")
+    done = rig.roomhub("probe", "meeting-mode", "dak-ang", "on")
     assert done.returncode == 0, done.stderr
-    done = roomhub(rig, "probe", "run-test", "dak-ang")  # rule 1: refused while people meet
+    done = rig.roomhub("probe", "run-test", "dak-ang")  # rule 1: refused while people meet
     assert done.returncode == 1
     assert "meeting" in done.stdout.lower() or "họp" in done.stdout.lower()
 
@@ -88,17 +79,17 @@ def test_commands_to_an_offline_probe_or_a_stopped_hub_say_so(running: Rig):
     rig = running
     rig.procs[-1].stop()  # the probe
     wait_for(lambda: rig.hub_query("SELECT 1 FROM sites WHERE online = 0"), what="probe offline")
-    done = roomhub(rig, "probe", "run-test", "dak-ang", "--wait", "2")
+    done = rig.roomhub("probe", "run-test", "dak-ang", "--wait", "2")
     assert done.returncode == 75
     assert "no reply within 2 s" in done.stderr and "Traceback" not in done.stderr
 
-    done = roomhub(rig, "probe", "run-test", "Dak Ang!")
+    done = rig.roomhub("probe", "run-test", "Dak Ang!")
     assert done.returncode == 2 and "'Dak Ang!' is not a site id" in done.stderr
     status, body = post(rig, "/api/sites/dak-ang/commands", {"command": "reboot"})
     assert status == 400 and "unknown command" in body["detail"]
 
     rig.procs[0].stop()  # the hub
-    done = roomhub(rig, "probe", "run-test", "dak-ang")
+    done = rig.roomhub("probe", "run-test", "dak-ang")
     assert done.returncode == 69
     assert "does not answer" in done.stderr and "Traceback" not in done.stderr
 
@@ -106,7 +97,7 @@ def test_commands_to_an_offline_probe_or_a_stopped_hub_say_so(running: Rig):
 def test_meetings_are_published_retained_and_removed_again(running: Rig):
     rig = running
     start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
-    done = roomhub(rig, "meeting", "add", "--title", "Họp giao ban tuần", "--start",
+    done = rig.roomhub("meeting", "add", "--title", "Họp giao ban tuần", "--start",
                    start.isoformat(), "--minutes", "90", "--sites", "dak-ang")  # fmt: skip
     assert done.returncode == 0, done.stderr
     meeting_id = done.stdout.split()[1]
@@ -116,7 +107,7 @@ def test_meetings_are_published_retained_and_removed_again(running: Rig):
     assert item["sites"] == ["dak-ang"]
     assert item["end"] == (start + timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert schedule["site"] == "test-hub"  # the hub's own id
-    listed = roomhub(rig, "meeting", "list")
+    listed = rig.roomhub("meeting", "list")
     assert meeting_id in listed.stdout and "Họp giao ban tuần" in listed.stdout
 
     # A hub restarted republishes what lies ahead (the broker may have lost it).
@@ -124,7 +115,7 @@ def test_meetings_are_published_retained_and_removed_again(running: Rig):
     rig.hub()
     wait_for(lambda: "consumer" in get(rig, "/api/health"), what="hub back")
 
-    done = roomhub(rig, "meeting", "remove", meeting_id)
+    done = rig.roomhub("meeting", "remove", meeting_id)
     assert done.returncode == 0, done.stderr
     assert retained_schedule(rig)["meetings"] == []
 
@@ -139,7 +130,7 @@ def test_meetings_are_published_retained_and_removed_again(running: Rig):
     ],
 )
 def test_a_bad_meeting_is_refused_with_the_reason(running: Rig, args: list[str], words: str):
-    done = roomhub(running, "meeting", "add", "--title", "Họp", *args)
+    done = running.roomhub("meeting", "add", "--title", "Họp", *args)
     assert done.returncode != 0
     assert words in done.stderr and "Traceback" not in done.stderr
 
@@ -188,7 +179,7 @@ def test_the_monthly_report_comes_from_the_console_and_the_dashboard(running: Ri
     wait_for(lambda: rig.stored() >= 2, what="results of this month stored")
     month = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
     out = rig.tmp / "reports"
-    done = roomhub(rig, "report", "--month", month, "--out", str(out))
+    done = rig.roomhub("report", "--month", month, "--out", str(out))
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"roomhub-faults-{month}-vi.csv", f"roomhub-report-{month}-vi.csv",
@@ -204,7 +195,7 @@ def test_the_monthly_report_comes_from_the_console_and_the_dashboard(running: Ri
     assert f'data-month="{month}"' in page and "Báo cáo tháng" in page
 
     for bad in ("2026-13", "November"):
-        done = roomhub(rig, "report", "--month", bad, "--out", str(out))
+        done = rig.roomhub("report", "--month", bad, "--out", str(out))
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert bad in done.stderr
     with pytest.raises(urllib.error.HTTPError) as refused:

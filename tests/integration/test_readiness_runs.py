@@ -11,8 +11,6 @@ between the two lead times and must still run the second one.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -26,13 +24,6 @@ from roomprobe.contract import parse_utc
 FAST = {"readiness_lead_s": [20.0, 10.0], "meeting_guard_s": 4.0, "heartbeat_s": 5.0,
         "trust_unsynced_clock": True}  # fmt: skip
 QUIET = {"interval_s": 3600}  # no regular tests: only the readiness runs test
-
-
-def roomhub(rig: Rig, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "roomhub.cli", *args, "--config", str(rig.tmp / "hub.toml")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 def readiness_results(rig: Rig, site: str) -> list[dict[str, Any]]:
@@ -56,7 +47,7 @@ def test_each_room_proves_itself_before_the_meeting_and_the_board_fills_in(rig: 
     wait_for(lambda: len(rig.hub_query("SELECT 1 FROM sites WHERE online = 1")) == 2,
              what="both probes online")  # fmt: skip
     start = (datetime.now(UTC) + timedelta(seconds=32)).replace(microsecond=0)
-    done = roomhub(rig, "meeting", "add", "--title", "Họp giao ban", "--start",
+    done = rig.roomhub("meeting", "add", "--title", "Họp giao ban", "--start",
                    start.isoformat(), "--minutes", "1", "--sites", "dak-ang,bo-y")  # fmt: skip
     assert done.returncode == 0, done.stderr
     meeting_id = done.stdout.split()[1]
@@ -103,13 +94,13 @@ def test_a_readiness_run_by_hand_from_the_console(rig: Rig):
     rig.hub()
     rig.probe(site="dak-ang", profile="slow-line", net=QUIET, audio=QUIET)
     wait_for(lambda: rig.hub_query("SELECT 1 FROM sites WHERE online = 1"), what="probe online")
-    done = roomhub(rig, "probe", "ready", "dak-ang")
+    done = rig.roomhub("probe", "ready", "dak-ang")
     assert done.returncode == 0, done.stderr
     (run,) = wait_for(lambda: readiness_results(rig, "dak-ang"), timeout=30, what="the run")
     assert run["readiness"] == "not-ready" and run["meeting_id"] is None  # no meeting ahead
     # Meeting mode on: refused, with the reason, and nothing runs.
-    assert roomhub(rig, "probe", "meeting-mode", "dak-ang", "on").returncode == 0
-    refused = roomhub(rig, "probe", "ready", "dak-ang")
+    assert rig.roomhub("probe", "meeting-mode", "dak-ang", "on").returncode == 0
+    refused = rig.roomhub("probe", "ready", "dak-ang")
     assert refused.returncode == 1
     time.sleep(2)
     assert len(readiness_results(rig, "dak-ang")) == 1
