@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from .contract import utc_iso
+from .meetings import Quiet
 from .tomlconfig import ConfigError, report
 
 if TYPE_CHECKING:  # numpy loads only when an audio command runs, not with every roomprobe command
@@ -262,7 +263,7 @@ def _run_on_device(cfg: config.ProbeConfig, save: Path | None):
         loop.stop()
 
 
-def why_not_now(cfg: config.ProbeConfig) -> str | None:
+def why_not_now(cfg: config.ProbeConfig) -> Quiet | None:
     """Rule 1 with the daemon's persisted state: meeting mode, the schedule, the clock."""
     from datetime import UTC, datetime
 
@@ -274,10 +275,11 @@ def why_not_now(cfg: config.ProbeConfig) -> str | None:
         mode = outbox.read_state(path, "meeting_mode") == "on"
         schedule = Schedule.loads(cfg.site, outbox.read_state(path, "schedule"))
     except sqlite3.Error as exc:
-        return f"the probe's state cannot be read ({exc})"
+        return Quiet("state_unreadable", (("problem", str(exc)),))
     return why_no_active_tests(
-        mode, schedule, datetime.now(UTC), cfg.daemon.meeting_guard_s, host.clock_synced()
-    )
+        mode, schedule, datetime.now(UTC), cfg.daemon.meeting_guard_s,
+        host.clock_synced() or cfg.daemon.trust_unsynced_clock,
+    )  # fmt: skip
 
 
 def _device_test(args: argparse.Namespace):
@@ -288,8 +290,9 @@ def _device_test(args: argparse.Namespace):
         return None, EX_CONFIG
     why = why_not_now(cfg)
     if why is not None:
-        return None, _fail("không phát tín hiệu thử lúc này (đang họp hoặc chế độ đang họp)",
-                           f"no test tone now: {why}", EX_UNAVAILABLE)  # fmt: skip
+        words = why.text()
+        return None, _fail(f"không phát tín hiệu thử lúc này: {words['vi']}",
+                           f"no test tone now: {words['en']}", EX_UNAVAILABLE)  # fmt: skip
     outcome, error, heard = _run_on_device(cfg, Path(args.save) if args.save else None)
     if heard == "busy":
         return None, _fail(

@@ -69,24 +69,46 @@ class Schedule:
         return schedule
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """Why no active test may run now: a stable code (a refused command's error), the text's
+    reason code and its values, so the button, the hub's console and the CLI say the real
+    reason in both languages, not always "meeting mode"."""
+
+    code: str  # meeting_scheduled, meeting_mode, room_active, clock_unsynced
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return f"quiet.{self.code}"
+
+    def text(self) -> dict[str, str]:
+        from .texts import text
+
+        return text(self.reason, **dict(self.values))
+
+    def __str__(self) -> str:
+        return self.text()["en"]
+
+
 def why_no_active_tests(
     meeting_mode: bool, schedule: Schedule, now: datetime, guard_s: float,
     clock_synced: bool, room_active: bool = False,
-) -> str | None:  # fmt: skip
+) -> Quiet | None:  # fmt: skip
     """Rule 1 in one place: why no tone and no heavy line test may run now, or None.
 
     The daemon asks before every active test and while one runs; ``roomprobe
-    audio test`` asks with the daemon's persisted state. With meetings on the
-    schedule and a clock not yet synchronised (a Pi without RTC after a power
-    cut), nobody knows whether one is on: wait.
+    audio test`` and ``roomprobe ready`` ask with the daemon's persisted state.
+    With meetings on the schedule and a clock not yet synchronised (a Pi without
+    RTC after a power cut), nobody knows whether one is on: wait.
     """
     meeting = schedule.current(now, guard_s)
     if meeting is not None:
-        return f"meeting {meeting.id} is scheduled"
+        return Quiet("meeting_scheduled", (("meeting", meeting.title or meeting.id),))
     if meeting_mode:
-        return "meeting mode is on"
+        return Quiet("meeting_mode")
     if room_active:
-        return "people are talking in the room"
+        return Quiet("room_active")
     if schedule.meetings and not clock_synced:
-        return "meetings are scheduled and the clock is not synchronised"
+        return Quiet("clock_unsynced")
     return None

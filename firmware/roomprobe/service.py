@@ -40,7 +40,7 @@ from .line.multistream import LineTestAborted, LineTestError
 from .line.speedtest_cli import SpeedtestError
 from .line.worker import Deferred, LineJob
 from .link import BrokerLink
-from .meetings import Meeting, Schedule, why_no_active_tests
+from .meetings import Meeting, Quiet, Schedule, why_no_active_tests
 from .outbox import Outbox
 from .simulated import SimulatedAudio, SimulatedLine
 from .texts import text
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 LOOP_STEP_S = 0.1
 READINESS_CHECK_S = 1.0  # how often the schedule is looked at for a readiness run
+#: A run with no meeting ahead (by hand, nothing scheduled) shows on the meeting light this long.
+READINESS_SHOWN_S = 3600.0
 
 
 @dataclass
@@ -109,6 +111,8 @@ class ProbeService:
         # Readiness runs done (meeting@lead), kept so a restart between lead times runs the next.
         self._readiness_done = set(json.loads(self.outbox.get_state("readiness_done") or "[]"))
         self._ready_run: ReadyRun | None = None
+        # The meeting light: the latest run's state, until its meeting ends (kept over reboots).
+        self._shown_readiness = _load_shown(self.outbox.get_state("readiness_shown"))
         self._verdict_at: dict[str, float] = {}  # part -> epoch of its latest verdict
         self._line_deferred = False  # the last line test waited for a busy line to calm
         self.rejected = 0
@@ -257,7 +261,7 @@ class ProbeService:
 
     # -- tests and verdicts -----------------------------------------------------------
 
-    def why_not_active(self) -> str | None:
+    def why_not_active(self) -> Quiet | None:
         """Rule 1: why no tone and no heavy bandwidth test may run now (None: they may).
 
         People talking in the room count as a meeting nobody scheduled.
@@ -562,6 +566,10 @@ class ProbeService:
         )  # fmt: skip
         log.info("readiness for meeting %s: %s (%s)", meeting_id, state, run.source)
         self._ready_run = None
+        until = run.due.meeting.end.timestamp() if run.due.meeting else (
+            time.time() + READINESS_SHOWN_S)  # fmt: skip
+        self._shown_readiness = (state, until)
+        self.outbox.set_state("readiness_shown", json.dumps({"state": state, "until": until}))
         self._publish_status()  # and now.json: `roomprobe doctor` shows the run at once
         if run.due.lead_s is not None:
             self._readiness_done.add(run.due.key)
@@ -582,8 +590,16 @@ class ProbeService:
             verdicts=self.current, running=frozenset(running), meeting_mode=self.meeting_mode,
             booting=time.monotonic() - self.started < BOOT_S,
             broker_connected=self.link.connected,
+            readiness=self._readiness_shown(), checking=self._ready_run is not None,
         )  # fmt: skip
         return showing(snap)
+
+    def _readiness_shown(self) -> str | None:
+        """The readiness state the meeting light shows: the latest run's, until its meeting ends."""
+        if self._shown_readiness is None:
+            return None
+        state, until = self._shown_readiness
+        return state if time.time() < until else None
 
     def _on_button(self, press: str) -> None:
         """Short: test now (rule 1 still applies). Long: meeting mode on or off."""
@@ -594,7 +610,8 @@ class ProbeService:
         why = self.why_not_active()
         if why is not None:
             log.info("test button: no test now: %s", why)
-            self._event("button", "event.button_refused", {"press": "short", "why": why})
+            self._event("button", "event.button_refused", {"press": "short", "why": why.code},
+                        why=why.text())  # fmt: skip
             return
         self._event("button", "event.button_test", {"press": "short"})
         self.start_readiness("button")  # the line and the audio tested, judged as one
@@ -789,20 +806,31 @@ class ProbeService:
                 ):
                     problem = "tests: a list of net, audio"
                     return False, "bad_args", "cmd.bad_args", {"problem": problem}, {}
-                if not self.may_run_active_tests():
-                    return False, "meeting_mode", "cmd.meeting_mode", {}, {}
+                if (why := self.why_not_active()) is not None:
+                    return False, why.code, "cmd.not_now", {"why": why.text()}, {}
                 now = time.monotonic()
                 for kind in wanted:
                     self._run_test(kind, now)
                 ran = {k: self.current["network" if k == "net" else "audio"].status for k in wanted}
                 return True, None, "cmd.test_done", {}, {"verdicts": ran}
             case "ready":
-                if not self.may_run_active_tests():
-                    return False, "meeting_mode", "cmd.meeting_mode", {}, {}
+                if (why := self.why_not_active()) is not None:
+                    return False, why.code, "cmd.not_now", {"why": why.text()}, {}
                 started = self.start_readiness("hub")
                 return True, None, "cmd.accepted", {}, {"readiness_run": "started" if started
                                                          else "already running"}  # fmt: skip
         return False, "not_supported", "cmd.not_supported", {}, {}
+
+
+def _load_shown(raw: str | None) -> tuple[str, float] | None:
+    """The meeting light's kept state; None when there is none or it is damaged."""
+    try:
+        kept = json.loads(raw) if raw else None
+        if kept and kept["state"] in (readiness.READY, readiness.NOT_READY, readiness.UNKNOWN):
+            return str(kept["state"]), float(kept["until"])
+    except (ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def _from_epoch(seconds: float) -> datetime:

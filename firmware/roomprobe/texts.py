@@ -247,10 +247,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Test button pressed: testing the line and the audio now",
     ),
     "event.button_refused": (
-        "Đã nhấn nút kiểm tra nhưng không kiểm tra: đang họp, đang bật chế độ đang họp "
-        "hoặc trong phòng có người nói",
-        "Test button pressed, but no test: a meeting is on, meeting mode is on, or people "
-        "are talking in the room",
+        "Đã nhấn nút kiểm tra nhưng không kiểm tra: {why}",
+        "Test button pressed, but no test: {why}",
     ),
     "event.button_long": (
         "Đã nhấn giữ nút kiểm tra: đổi chế độ đang họp",
@@ -264,6 +262,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Bỏ qua lần đo đường truyền: đã dùng hết lưu lượng cho phép ({used:.0f} / {limit:.0f} MB)",
         "Skipped the line test: its data budget is used up ({used:.0f} / {limit:.0f} MB)",
     ),
+    # why no active test may run now (rule 1; roomprobe.meetings.Quiet)
+    "quiet.meeting_scheduled": (
+        'cuộc họp "{meeting}" đang diễn ra hoặc sắp bắt đầu',
+        'the meeting "{meeting}" is on or about to start',
+    ),
+    "quiet.meeting_mode": ("đang bật chế độ đang họp", "meeting mode is on"),
+    "quiet.room_active": ("trong phòng đang có người nói", "people are talking in the room"),
+    "quiet.clock_unsynced": (
+        "đồng hồ của thiết bị chưa được đồng bộ nên chưa biết có cuộc họp hay không",
+        "the probe's clock is not synchronised, so it cannot tell whether a meeting is on",
+    ),
+    "quiet.state_unreadable": (
+        "không đọc được trạng thái của thiết bị ({problem})",
+        "the probe's state cannot be read ({problem})",
+    ),
     # command replies
     "cmd.accepted": ("Đã nhận lệnh", "Command accepted"),
     "cmd.test_done": ("Đã kiểm tra xong", "Test finished"),
@@ -273,10 +286,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Lệnh sai định dạng, không thực hiện: {problem}",
         "Malformed command, not run: {problem}",
     ),
-    "cmd.meeting_mode": (
-        "Không kiểm tra: đang ở chế độ đang họp",
-        "Not tested: meeting mode is on",
-    ),
+    "cmd.not_now": ("Không kiểm tra lúc này: {why}", "Not tested now: {why}"),
     "cmd.not_supported": (
         "Thiết bị chưa hỗ trợ lệnh này",
         "This probe's firmware does not support this command yet",
@@ -292,9 +302,18 @@ def _clip(message: str) -> str:
 
 
 def text(reason: str, **values: Any) -> dict[str, str]:
-    """The {vi, en} text for a reason code, filled with ``values``."""
+    """The {vi, en} text for a reason code, filled with ``values``.
+
+    A value that is itself a {vi, en} text (a refusal's reason, say) goes into each
+    language's sentence in that language.
+    """
     try:
         vi, en = TEXTS[reason]
     except KeyError:
         raise KeyError(f"no text for reason code {reason!r}: add it to roomprobe.texts") from None
-    return {"vi": _clip(vi.format(**values)), "en": _clip(en.format(**values))}
+
+    def filled(template: str, lang: str) -> str:
+        mine = {k: v[lang] if isinstance(v, dict) else v for k, v in values.items()}
+        return _clip(template.format(**mine))
+
+    return {"vi": filled(vi, "vi"), "en": filled(en, "en")}

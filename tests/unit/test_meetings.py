@@ -56,17 +56,22 @@ def test_the_stored_copy_round_trips_and_a_damaged_one_is_ignored():
 
 
 def test_rule_one_names_why_no_active_test_may_run():
-    from roomprobe.meetings import why_no_active_tests
+    from roomprobe.meetings import Quiet, why_no_active_tests
 
     s = Schedule("dak-ang")
     s.accept(PAYLOAD)
     quiet_hour = T0 - timedelta(hours=3)
     assert why_no_active_tests(False, s, quiet_hour, 600, True) is None
-    assert why_no_active_tests(False, s, T0, 600, True) == "meeting ours is scheduled"
-    assert why_no_active_tests(True, s, quiet_hour, 600, True) == "meeting mode is on"
-    assert why_no_active_tests(False, s, quiet_hour, 600, True, room_active=True) == (
-        "people are talking in the room"
+    scheduled = why_no_active_tests(False, s, T0, 600, True)
+    assert scheduled is not None and scheduled.code == "meeting_scheduled"
+    # The reason names the meeting, in both languages (the button's event, a refused command).
+    assert scheduled.text()["vi"] == 'cuộc họp "ours" đang diễn ra hoặc sắp bắt đầu'
+    assert str(scheduled) == 'the meeting "ours" is on or about to start'
+    assert str(why_no_active_tests(True, s, quiet_hour, 600, True)) == "meeting mode is on"
+    assert why_no_active_tests(False, s, quiet_hour, 600, True, room_active=True) == Quiet(
+        "room_active"
     )
-    assert "clock is not synchronised" in why_no_active_tests(False, s, quiet_hour, 600, False)
+    unsynced = why_no_active_tests(False, s, quiet_hour, 600, False)
+    assert unsynced is not None and "clock is not synchronised" in str(unsynced)
     # No meetings on the schedule: an unsynchronised clock cannot hide one.
     assert why_no_active_tests(False, Schedule("dak-ang"), quiet_hour, 600, False) is None

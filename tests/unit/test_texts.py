@@ -17,7 +17,7 @@ from roomprobe.tomlconfig import ConfigError
 
 SOURCE = Path(roomprobe.__file__).parent
 CODE_RE = re.compile(
-    r"""["']((?:net|audio|monitor|system|event|cmd|readiness)\.[a-z][a-z0-9_]*)["']"""
+    r"""["']((?:net|audio|monitor|system|event|cmd|readiness|quiet)\.[a-z][a-z0-9_]*)["']"""
 )
 UNKNOWN_RE = re.compile(r"""\bunknown\(\s*["']([a-z]+)["']\s*\)""")
 
@@ -29,6 +29,9 @@ DOCUMENTED_VALUES = {
     "problem": "on: true|false",
     "used": 1990.0,
     "band": 2500.0,
+    "meeting": "Giao ban 1/12",  # a title: any text (ASCII here, for the check below)
+    # A refusal's reason: a {vi, en} text, each language's sentence takes its own.
+    "why": {"vi": "đang bật chế độ đang họp", "en": "meeting mode is on"},
 }
 # Codes whose callers pass values (verdicts.py, service.py), and what they pass.
 EXPECTED_FIELDS = {
@@ -44,6 +47,10 @@ EXPECTED_FIELDS = {
     "system.outbox_rejected": {"value"},
     "event.config_rejected": {"problems"},
     "cmd.bad_args": {"problem"},
+    "cmd.not_now": {"why"},
+    "event.button_refused": {"why"},
+    "quiet.meeting_scheduled": {"meeting"},
+    "quiet.state_unreadable": {"problem"},
     "cmd.bad_command": {"problem"},
     "net.probe_interface_slow": {"value", "limit"},
     "net.probe_cpu_limited": {"value"},
