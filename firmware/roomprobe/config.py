@@ -249,8 +249,9 @@ Pins3 = tuple[int, int, int]
 class HardwareConfig(_Section):
     """The indicators and the button: which GPIO pins (BCM numbers), and whether to drive them.
 
-    The defaults leave GPIO 2/3 (I2C: the optional real-time clock) and 14/15
-    (the serial console) free. hardware/README.md's pin table is generated
+    The defaults leave GPIO 2/3 (I2C: the optional real-time clock), 14/15
+    (the serial console) and 18-21 (I2S, should a sound HAT replace the USB
+    interface) free. hardware/README.md's pin table is generated
     from these defaults.
     """
 
@@ -258,6 +259,9 @@ class HardwareConfig(_Section):
         "none",
         description="'gpio' drives the LEDs and reads the button on a Pi; 'mock' on gpiozero's "
         "MockFactory (a machine without GPIO: the demo); 'none' has no indicators",
+    )
+    meeting_pins: Pins3 = Field(
+        (16, 12, 4), description="Meeting light (ready for the coming meeting): red, green, blue"
     )
     network_pins: Pins3 = Field((17, 27, 22), description="Network light: red, green, blue")
     audio_pins: Pins3 = Field((23, 24, 25), description="Audio light: red, green, blue")
@@ -271,6 +275,7 @@ class HardwareConfig(_Section):
     def _pins_exist_once(self) -> HardwareConfig:
         uses: dict[int, str] = {}
         wanted = [
+            *((p, f"meeting_pins[{i}]") for i, p in enumerate(self.meeting_pins)),
             *((p, f"network_pins[{i}]") for i, p in enumerate(self.network_pins)),
             *((p, f"audio_pins[{i}]") for i, p in enumerate(self.audio_pins)),
             *((p, f"system_pins[{i}]") for i, p in enumerate(self.system_pins)),
@@ -285,7 +290,8 @@ class HardwareConfig(_Section):
         return self
 
     def pins(self) -> dict[str, Pins3]:
-        return {"network": self.network_pins, "audio": self.audio_pins, "system": self.system_pins}
+        return {"meeting": self.meeting_pins, "network": self.network_pins,
+                "audio": self.audio_pins, "system": self.system_pins}  # fmt: skip
 
 
 SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker")

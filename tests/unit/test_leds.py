@@ -62,20 +62,30 @@ def verdicts(net="ok", audio="ok", audio_actor=None, system="system.ok"):
 @pytest.mark.parametrize(
     ("snapshot", "expected"),
     [
-        (Snapshot(verdicts()), {"network": "ok", "audio": "ok", "system": "ok"}),
+        (Snapshot(verdicts()), {"meeting": "idle", "network": "ok", "audio": "ok", "system": "ok"}),
         (Snapshot(verdicts(net="fail"), running=frozenset({"net"})),
-         {"network": "test_running", "audio": "ok", "system": "ok"}),
+         {"meeting": "idle", "network": "test_running", "audio": "ok", "system": "ok"}),
         (Snapshot(verdicts(net="degraded", audio="fail")),
-         {"network": "degraded", "audio": "fail", "system": "ok"}),
+         {"meeting": "idle", "network": "degraded", "audio": "fail", "system": "ok"}),
         (Snapshot(verdicts(audio="fail", audio_actor="probe"), meeting_mode=True),
-         {"network": "ok", "audio": "fail", "system": "probe_fault"}),
+         {"meeting": "idle", "network": "ok", "audio": "fail", "system": "probe_fault"}),
         (Snapshot(verdicts(system="system.config_rejected"), broker_connected=False),
-         {"network": "ok", "audio": "ok", "system": "config_error"}),
+         {"meeting": "idle", "network": "ok", "audio": "ok", "system": "config_error"}),
         (Snapshot(verdicts(), broker_connected=False, meeting_mode=True),
-         {"network": "ok", "audio": "ok", "system": "no_broker"}),
+         {"meeting": "idle", "network": "ok", "audio": "ok", "system": "no_broker"}),
         (Snapshot(verdicts(), booting=True, broker_connected=False),
-         {"network": "ok", "audio": "ok", "system": "booting"}),
-        (Snapshot({}), {"network": "unknown", "audio": "unknown", "system": "ok"}),
+         {"meeting": "idle", "network": "ok", "audio": "ok", "system": "booting"}),
+        (Snapshot({}),
+         {"meeting": "idle", "network": "unknown", "audio": "unknown", "system": "ok"}),
+        # The meeting light: the readiness run shown, and "checking" while one runs.
+        (Snapshot(verdicts(net="fail"), readiness="not-ready"),
+         {"meeting": "not_ready", "network": "fail", "audio": "ok", "system": "ok"}),
+        (Snapshot(verdicts(), readiness="not-ready", checking=True, running=frozenset({"net"})),
+         {"meeting": "checking", "network": "test_running", "audio": "ok", "system": "ok"}),
+        (Snapshot(verdicts(), readiness="unknown"),
+         {"meeting": "unknown", "network": "ok", "audio": "ok", "system": "ok"}),
+        (Snapshot(verdicts(), readiness="ready", meeting_mode=True),
+         {"meeting": "ready", "network": "ok", "audio": "ok", "system": "meeting_mode"}),
     ],
 )  # fmt: skip
 def test_the_documented_priority_decides(snapshot: Snapshot, expected: dict[str, str]):
@@ -188,6 +198,15 @@ def test_a_conflict_shows_the_winner_on_the_pins(factory, snapshot, expected):
     leds.close()
 
 
+def test_the_dark_state_switches_every_colour_off(factory):
+    leds = Indicators(PINS, pin_factory=factory)
+    leds.show({"meeting": L.state("meeting", "ready")})
+    assert factory.pin(PINS["meeting"][1]).state == pytest.approx(1.0)
+    leds.show({"meeting": L.state("meeting", "idle")})
+    assert [factory.pin(p).state for p in PINS["meeting"]] == [0, 0, 0]
+    leds.close()
+
+
 def test_an_unchanged_state_is_not_restarted(factory):
     leds = Indicators(PINS, pin_factory=factory)
     st = L.state("system", "ok")
@@ -274,7 +293,8 @@ def test_the_button_drives_the_daemon_and_the_lights_follow(probe, monkeypatch):
     panel_step(probe)
     assert probe.outbox.count() == before + 1
     last = probe.outbox.pending(100)[-1].payload
-    assert b'"press":"short"' in last and b'"why":"meeting mode is on"' in last
+    assert b'"press":"short"' in last and b'"why":"meeting_mode"' in last
+    assert b"but no test: meeting mode is on" in last  # the real reason, in words
     # Meeting mode off by another hold; a short press then tests the line and the audio.
     press(button, 1.2)
     panel_step(probe)
@@ -286,6 +306,9 @@ def test_the_button_drives_the_daemon_and_the_lights_follow(probe, monkeypatch):
     assert any(t.endswith("/result/net") for t in topics)
     assert any(t.endswith("/result/audio") for t in topics)
     assert probe._status_payload(True)["leds"]["system"] == "ok"
+    # The press ran a readiness check: the meeting light shows its answer, steady green.
+    assert probe._status_payload(True)["leds"]["meeting"] == "ready"
+    assert f.pin(PINS["meeting"][1]).state == pytest.approx(1.0)
     probe.link.connected = False  # the broker lost: the daemon's tick shows it on the light
     probe.tick()
     assert probe._status_payload(True)["leds"]["system"] == "no_broker"

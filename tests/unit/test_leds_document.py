@@ -22,7 +22,7 @@ def test_the_committed_card_page_and_pin_table_are_current():
 def test_the_card_is_an_a6_svg_with_every_state_vietnamese_first():
     svg = D.card()
     root = ET.fromstring(svg.split("\n", 1)[1])
-    assert root.get("width") == "105mm" and root.get("height") == "148mm"
+    assert root.get("width") == "148mm" and root.get("height") == "210mm"  # A5
     for s in L.STATES:
         vi, en = escape(s.meaning[0]), escape(s.meaning[1])
         assert vi in svg and en in svg

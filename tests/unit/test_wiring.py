@@ -18,7 +18,11 @@ HARDWARE = Path(__file__).resolve().parents[2] / "hardware"
 SVG = HARDWARE / "wiring.svg"
 NS = {"svg": "http://www.w3.org/2000/svg"}
 OTHER = HardwareConfig(
-    network_pins=(12, 16, 20), audio_pins=(19, 21, 7), system_pins=(8, 9, 10), button_pin=4
+    meeting_pins=(5, 6, 11),
+    network_pins=(12, 16, 20),
+    audio_pins=(19, 21, 7),
+    system_pins=(8, 9, 10),
+    button_pin=4,
 )
 
 
@@ -178,7 +182,7 @@ def test_the_leds_stay_within_the_pis_gpio_current_limits():
 def test_each_group_has_its_own_ground_away_from_the_rtc():
     for hw in (HardwareConfig(), OTHER):
         gnd = wiring.grounds(hw)
-        assert set(gnd) == {"network", "audio", "system", "button"}
+        assert set(gnd) == {"meeting", "network", "audio", "system", "button"}
         assert len(set(gnd.values())) == len(gnd)
         assert set(gnd.values()) <= set(wiring.GND_PINS) - set(wiring.RTC_MODULE_PINS)
 

@@ -25,7 +25,9 @@ OFF = (0.0, 0.0, 0.0)
 
 
 def _apply(led: RGBLED, st: LedState) -> None:
-    if st.pattern is Pattern.STEADY:
+    if st.pattern is Pattern.OFF:
+        led.off()
+    elif st.pattern is Pattern.STEADY:
         led.color = st.rgb
     elif st.pattern is Pattern.PULSE:
         fade_in, fade_out = TIMING[st.pattern]
@@ -36,7 +38,7 @@ def _apply(led: RGBLED, st: LedState) -> None:
 
 
 class Indicators:
-    """The three RGB indicators: ``show()`` sets each to its state, changing only what changed."""
+    """The RGB indicators: ``show()`` sets each to its state, changing only what changed."""
 
     def __init__(self, pins: dict[str, tuple[int, int, int]], pin_factory=None):
         self.leds = {

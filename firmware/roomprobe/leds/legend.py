@@ -1,4 +1,4 @@
-"""The LED legend: every state of the three indicators, as data. The one place for it.
+"""The LED legend: every state of the four indicators, as data. The one place for it.
 
 Room staff read the box from across the room, and some cannot tell colours
 apart. So each state has a colour *and* a pattern, and within one indicator
@@ -26,6 +26,7 @@ class Pattern(Enum):
     FAST_BLINK = "fast blink"
     PULSE = "pulse"
     FLASH = "flash"  # a short blip every two seconds: "alive, nothing to say yet"
+    OFF = "off"  # dark: nothing to say (the meeting light with no meeting coming)
 
 
 #: (on seconds, off seconds) of each pattern; for PULSE, (fade in, fade out).
@@ -46,6 +47,7 @@ COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (1.0, 0.0, 0.0),
     "blue": (0.0, 0.0, 1.0),
     "white": (1.0, 1.0, 1.0),
+    "off": (0.0, 0.0, 0.0),
 }
 COLOUR_NAMES: dict[str, tuple[str, str]] = {
     "green": ("xanh lá", "green"),
@@ -53,6 +55,7 @@ COLOUR_NAMES: dict[str, tuple[str, str]] = {
     "red": ("đỏ", "red"),
     "blue": ("xanh dương", "blue"),
     "white": ("trắng", "white"),
+    "off": ("tắt", "off"),
 }
 PATTERN_NAMES: dict[Pattern, tuple[str, str]] = {
     Pattern.STEADY: ("sáng liên tục", "steady"),
@@ -60,10 +63,12 @@ PATTERN_NAMES: dict[Pattern, tuple[str, str]] = {
     Pattern.FAST_BLINK: ("nháy nhanh", "fast blink"),
     Pattern.PULSE: ("sáng mờ dần rồi sáng dần (thở)", "pulse (breathing)"),
     Pattern.FLASH: ("chớp ngắn 2 giây một lần", "short flash every 2 s"),
+    Pattern.OFF: ("không sáng", "dark"),
 }
 
-INDICATORS: tuple[str, ...] = ("network", "audio", "system")
+INDICATORS: tuple[str, ...] = ("meeting", "network", "audio", "system")
 INDICATOR_NAMES: dict[str, tuple[str, str]] = {
+    "meeting": ("Đèn cuộc họp (sẵn sàng chưa)", "Meeting light (ready or not)"),
     "network": ("Đèn mạng (đường truyền)", "Network light (the line)"),
     "audio": ("Đèn âm thanh", "Audio light"),
     "system": ("Đèn thiết bị", "System light"),
@@ -109,6 +114,27 @@ def _verdict_states(ind: str, what: tuple[str, str], who: tuple[str, str]) -> li
 
 # fmt: off
 STATES: tuple[LedState, ...] = (
+    # The meeting light: the latest readiness check (roomprobe.readiness), from its end
+    # until its meeting is over. The one light to read before a meeting; the others say why.
+    LedState("checking", "meeting", "blue", Pattern.PULSE, 10,
+             ("Đang kiểm tra phòng họp trước cuộc họp (mạng, âm thanh, thiết bị)",
+              "Checking the room before the meeting (line, audio, probe)"), ("", "")),
+    LedState("not_ready", "meeting", "red", Pattern.FAST_BLINK, 20,
+             ("Phòng họp chưa sẵn sàng cho cuộc họp sắp tới",
+              "The room is not ready for the coming meeting"),
+             ("Xem đèn nào nháy đỏ và báo người ghi ở dòng của đèn đó",
+              "See which light blinks red and call whom its line names")),
+    LedState("unknown", "meeting", "amber", Pattern.SLOW_BLINK, 30,
+             ("Chưa kiểm tra được phòng họp trước cuộc họp",
+              "The room could not be checked before the meeting"),
+             ("Nhấn nút để kiểm tra lại; nếu vẫn vậy, báo cán bộ CNTT",
+              "Press the button to check again; if it stays so, call IT staff")),
+    LedState("ready", "meeting", "green", Pattern.STEADY, 40,
+             ("Phòng họp sẵn sàng cho cuộc họp sắp tới",
+              "The room is ready for the coming meeting"), ("", "")),
+    LedState("idle", "meeting", "off", Pattern.OFF, 50,
+             ("Không có cuộc họp sắp tới, hoặc chưa đến giờ kiểm tra",
+              "No meeting coming, or not yet time to check"), ("", "")),
     *_verdict_states("network", ("đường truyền", "line"), ("nhà mạng", "the ISP")),
     *_verdict_states(
         "audio", ("âm thanh", "audio chain"),

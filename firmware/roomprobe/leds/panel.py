@@ -1,4 +1,4 @@
-"""The box's front panel: the three indicators and the test button, on the configured pins.
+"""The box's front panel: the four indicators and the test button, on the configured pins.
 
 ``hardware.leds = "gpio"`` uses gpiozero's default pin factory (the Pi's);
 ``"mock"`` uses gpiozero's ``MockFactory`` with PWM pins, so a machine without

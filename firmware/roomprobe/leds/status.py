@@ -2,7 +2,9 @@
 
 LEDs derive from verdicts only (DESIGN.md), plus the few facts about the box
 itself that are not measurements: a test running, meeting mode, booting, the
-broker connection. A verdict whose actor is the probe and which fails (the
+broker connection. The meeting light shows the latest readiness run's state
+(itself a verdict of the parts) while its meeting is ahead or on, and "checking"
+while a run is under way. A verdict whose actor is the probe and which fails (the
 audio interface missing, say) also lights the system indicator's probe fault:
 the room's staff must call IT, not the ISP or the mixer's owner.
 """
@@ -25,11 +27,18 @@ class Snapshot:
     meeting_mode: bool = False
     booting: bool = False
     broker_connected: bool = True
+    readiness: str | None = None  # ready, not-ready, unknown: the run shown; None: none
+    checking: bool = False  # a readiness run is under way
 
 
 def keys(s: Snapshot) -> dict[str, set[str]]:
     """Every state that applies to each indicator (the legend's priority picks one)."""
-    out: dict[str, set[str]] = {}
+    meeting = {"idle"}
+    if s.readiness is not None:
+        meeting.add(s.readiness.replace("-", "_"))
+    if s.checking:
+        meeting.add("checking")
+    out: dict[str, set[str]] = {"meeting": meeting}
     for indicator, (part, kind) in MEASURED.items():
         v = s.verdicts.get(part)
         applies = {v.status if v is not None else "unknown"}

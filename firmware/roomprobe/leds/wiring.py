@@ -69,11 +69,12 @@ SUPPLY_V = 3.3
 #: Forward voltage assumed at about 5 mA for a typical 5 mm diffused common-cathode RGB LED;
 #: check the datasheet of the part bought (green and blue vary most, about 2.7-3.1 V).
 FORWARD_V: dict[str, float] = {"red": 2.0, "green": 2.8, "blue": 2.8}
-#: Series resistor of each colour channel (E12 values), one per channel. About 5 mA each: at
-#: ~8 mA (red 150 Ω, green and blue ~60 Ω) all nine channels on (white on every light, which
-#: the legend can show) would draw ~72 mA, over the ~50 mA the GPIO pins should source
-#: together; at ~5 mA it is ~44 mA, and a diffused 5 mm LED at 5 mA is still plainly visible.
-RESISTOR_OHM: dict[str, int] = {"red": 270, "green": 100, "blue": 100}
+#: Series resistor of each colour channel (E12 values), one per channel. About 3-4 mA each:
+#: all twelve channels on (white on every light, which the legend can show) must stay under
+#: the ~50 mA the GPIO pins should source together. At ~5 mA (red 270 Ω, green and blue
+#: 100 Ω, enough for three lights) four lights would draw ~59 mA; at red 330 Ω, green and blue
+#: 150 Ω it is ~42 mA, and a diffused 5 mm LED at 3 mA is still plainly visible indoors.
+RESISTOR_OHM: dict[str, int] = {"red": 330, "green": 150, "blue": 150}
 #: The Pi's GPIO limits: per pin, and all pins together.
 PIN_LIMIT_MA = 16.0
 TOTAL_LIMIT_MA = 50.0
@@ -94,6 +95,7 @@ def worst_case_ma(hw: HardwareConfig | None = None) -> float:
 
 #: Short names of the lights for the header map.
 SHORT_NAMES: dict[str, tuple[str, str]] = {
+    "meeting": ("cuộc họp", "meeting"),
     "network": ("mạng", "network"),
     "audio": ("âm thanh", "audio"),
     "system": ("thiết bị", "system"),
@@ -329,7 +331,7 @@ def _resistor(svg: _Svg, x: float, y: float, label: str) -> None:
 
 def _schematic(svg: _Svg, hw: HardwareConfig, x0: float, y0: float) -> None:
     """Header pins -> resistors -> the three RGB LEDs; the button; every ground."""
-    pitch, gap = 5.9, 3.6
+    pitch, gap = 5.0, 2.8  # four lights and the button fit above the notes
     rows: list[tuple[float, Wire]] = []
     y = y0 + 13.5
     previous = None
@@ -421,12 +423,15 @@ def _schematic(svg: _Svg, hw: HardwareConfig, x0: float, y0: float) -> None:
     svg.text(tx, yb - 2.4, "Nút kiểm tra (nút nhấn nhả)", "vi-b")
     svg.text(tx, yb + 0.6, "Test button (momentary)", "en")
     svg.text(
-        tx, yb + 3.3, f"nhấn ngắn: kiểm tra ngay · giữ {hold} s: bật/tắt chế độ đang họp", "tiny"
+        tx,
+        yb + 3.3,
+        f"nhấn ngắn: kiểm tra phòng họp ngay · giữ {hold} s: bật/tắt chế độ đang họp",
+        "tiny",
     )
     svg.text(
         tx,
         yb + 5.5,
-        f"short press: test now · hold {hold} s: meeting mode on/off",
+        f"short press: check the room now · hold {hold} s: meeting mode on/off",
         "tiny",
         fill=MUTED,
     )
@@ -653,7 +658,7 @@ def render_svg(hw: HardwareConfig | None = None) -> str:
     )
     svg.add("<title>Sơ đồ đấu nối thiết bị kiểm tra phòng họp / Room probe wiring</title>")
     svg.add(
-        "<desc>Raspberry Pi 40-pin header, three common-cathode RGB status LEDs with their "
+        "<desc>Raspberry Pi 40-pin header, four common-cathode RGB status LEDs with their "
         "series resistors, the test button, the USB audio interface with its loopback "
         "cable, and the room's mixer, amplifier, speakers and microphones.</desc>"
     )
