@@ -1,7 +1,8 @@
 """The hub's JSON API: what the dashboard shows, and the two things it can do.
 
 Reads: sites, one site with its history, the quarantine, health, the
-readiness board. Writes: a command to one probe (its reply is read back from
+readiness board, a meeting's summary (what each room's probe saw before and
+during it, meeting_summary.py). Writes: a command to one probe (its reply is read back from
 ``/api/commands/<id>``), and the meeting schedule (every change republishes
 the retained schedule). ``roomhub probe`` and ``roomhub meeting`` use these.
 """
@@ -13,12 +14,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from roomprobe.contract import ContractError, topics, utc_iso
 
-from . import alerts, outbound, readiness, schedule, store
+from . import alerts, meeting_summary, outbound, readiness, schedule, store
 from .deps import DB, HubDep, valid_site
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,16 @@ def build_router() -> APIRouter:
         warning = republish(hub)
         return {"removed": meeting_id, "published": warning is None, "warning": warning}
 
+    @router.get("/meetings/{meeting_id}/summary")
+    def api_meeting_summary(meeting_id: str, hub: HubDep, conn: DB) -> dict[str, Any]:
+        """The stored summary once the meeting has been over a few minutes; before that one
+        computed now (``state`` says which: not-started, in-progress, provisional, stored,
+        final) so a person never waits on the hub's round."""
+        found = meeting_summary.for_meeting(conn, meeting_id[:64], hub.names)
+        if found is None:
+            raise HTTPException(404, f"no meeting {meeting_id[:64]!r} is known to this hub")
+        return found
+
     @router.get("/readiness")
     def api_readiness(hub: HubDep, conn: DB) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -146,12 +157,14 @@ def build_router() -> APIRouter:
         return store.quarantined(conn)
 
     @router.get("/health")
-    def api_health(hub: HubDep, conn: DB) -> dict[str, Any]:
+    def api_health(request: Request, hub: HubDep, conn: DB) -> dict[str, Any]:
+        summaries = getattr(request.app.state, "summaries", None)
         return {
             "hub_id": hub.cfg.hub_id,
             **store.counts(conn),
             "consumer": hub.consumer.state() if hub.consumer is not None else None,
             "alerts": hub.alerts.state() if hub.alerts is not None else None,
+            "summaries": summaries.state() if summaries is not None else None,
         }
 
     @router.get("/alerts")

@@ -283,6 +283,8 @@ def cmd_meeting(args: argparse.Namespace) -> int:
             done = hubclient.call(cfg, "DELETE", f"/api/meetings/{args.id}")
             print(f"removed {done['removed']}")
             return 0
+        if args.meeting_command == "summary":
+            return _print_summary(cfg, hubclient, args.id, args.json)
         try:
             start = datetime.fromisoformat(args.start)
         except ValueError:
@@ -302,6 +304,32 @@ def cmd_meeting(args: argparse.Namespace) -> int:
         return 0
 
     return _hub_call(args, step)
+
+
+def _print_summary(cfg, hubclient, meeting_id: str, as_json: bool) -> int:
+    """What each room's probe saw before and during a meeting: Vietnamese, then English."""
+    import json
+    from zoneinfo import ZoneInfo
+
+    from roomprobe.contract import parse_utc
+
+    from .meeting_summary import as_text
+
+    zone = ZoneInfo(cfg.web.timezone)
+    try:
+        found = hubclient.call(cfg, "GET", f"/api/meetings/{meeting_id}/summary")
+    except hubclient.HubRefused as exc:  # an unknown id: say so in both languages
+        print(f"roomhub: không có cuộc họp {meeting_id!r} / {exc} "
+              "(see 'roomhub meeting list' and the dashboard's meeting schedule)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return 0
+    sys.stdout.write(
+        as_text(found, lambda iso: f"{parse_utc(iso).astimezone(zone):%H:%M %d/%m/%Y}")
+    )
+    return 0
 
 
 def _site_id(text: str) -> str:
@@ -480,6 +508,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = meeting_sub.add_parser("remove", help="delete a meeting and publish the schedule")
     with_config(p)
     p.add_argument("id", help="the meeting's id (see 'roomhub meeting list')")
+    p.set_defaults(func=cmd_meeting)
+    p = meeting_sub.add_parser(
+        "summary", help="what each room's probe saw before and during a meeting (vi, then en)"
+    )
+    with_config(p)
+    p.add_argument("id", help="the meeting's id (see the dashboard's meeting schedule)")
+    p.add_argument("--json", action="store_true", help="the summary as JSON, as the API gives it")
     p.set_defaults(func=cmd_meeting)
 
     p = sub.add_parser("report", help="the monthly report: CSV and PDF, per commune and district")

@@ -91,4 +91,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_alert ON deliveries (alert_id, event, channel);
     CREATE UNIQUE INDEX alerts_one_open ON alerts (key) WHERE closed_at IS NULL
     """,
+    # 4: per-meeting summaries (meeting_summary.py), kept beyond message retention; a site's
+    # messages by the probe's own time, which is how a summary reads a meeting's window
+    """
+    CREATE INDEX messages_site_ts ON messages (site, ts);
+    CREATE TABLE meeting_summaries (
+        meeting_id  TEXT NOT NULL,
+        site        TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        PRIMARY KEY (meeting_id, site)
+    )
+    """,
 ]

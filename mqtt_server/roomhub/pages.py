@@ -1,4 +1,4 @@
-"""The dashboard's pages: board, room, readiness, meeting schedule, quarantine.
+"""The dashboard's pages: board, room, readiness, meeting schedule and summaries, quarantine.
 
 Rendered on the server (Jinja2, autoescaped) in Vietnamese unless ``?lang=en``.
 Forms post back and are answered with a redirect (so a reload never sends a
@@ -19,9 +19,22 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from roomprobe.contract import parse_utc, utc_iso
 
-from . import alerts, api, charts, monthly, outbound, readiness, report, schedule, store
+from . import (
+    alerts,
+    api,
+    charts,
+    meeting_summary,
+    monthly,
+    outbound,
+    readiness,
+    report,
+    schedule,
+    store,
+)
 from .deps import DB, HubDep, valid_site
-from .texts import LANGS, labels
+from .texts import LANGS, in_language, labels
+
+PAST_DAYS = 30  # the meetings page lists the meetings of this many days back
 
 
 def _lamp(indicator: str, key: str | None, lang: str) -> dict[str, str] | None:
@@ -67,7 +80,9 @@ def build_router(timezone: str) -> APIRouter:
         query = dict(request.query_params) | {"lang": other}
         query.pop("notice", None)
         query.pop("error", None)
-        t = labels(lang)
+        # The summaries' words and the readiness button's live beside the summary's own
+        # (meeting_summary.LABELS); the page sees one catalogue.
+        t = labels(lang) | in_language(meeting_summary.LABELS, lang)
         return templates.get_template(name).render(
             lang=lang, t=t, page=page, hub_name=hub.cfg.name, timezone=timezone,
             lang_query="&".join(f"{k}={quote(str(v))}" for k, v in query.items()),
@@ -133,12 +148,21 @@ def build_router(timezone: str) -> APIRouter:
     def meeting_mode(site: str, hub: HubDep, on: Annotated[str, Form()], lang: str = "vi"):
         return _command(hub, site, "meeting-mode", {"on": on == "true"}, _lang(lang))
 
-    def _command(hub: HubDep, site: str, command: str, args: dict, lang: str):
+    @router.post("/sites/{site}/ready")
+    def ready(site: str, hub: HubDep, to: Annotated[str, Form()] = "room", lang: str = "vi"):
+        """A full readiness run now; from the readiness board, back to the board, where the
+        result shows once the probe has finished (the room page shows the probe's reply)."""
+        page = "/readiness" if to == "readiness" else None
+        return _command(hub, site, "ready", {}, _lang(lang), page, "cmd.ready_sent")
+
+    def _command(hub: HubDep, site: str, command: str, args: dict, lang: str,
+                 page: str | None = None, notice: str = "cmd.sent_notice"):  # fmt: skip
+        page = page or f"/sites/{quote(site, safe='')}"
         try:
             api.send_command(hub, site, command, args, by="dashboard")
         except HTTPException as exc:
-            return back(f"/sites/{site}", lang, error=str(exc.detail))
-        return back(f"/sites/{site}", lang, notice="cmd.sent_notice")
+            return back(page, lang, error=str(exc.detail))
+        return back(page, lang, notice=notice)
 
     @router.get("/readiness", response_class=HTMLResponse)
     def readiness_page(request: Request, hub: HubDep, conn: DB, lang: str = "vi") -> str:
@@ -155,8 +179,29 @@ def build_router(timezone: str) -> APIRouter:
     def meetings_page(request: Request, hub: HubDep, conn: DB, lang: str = "vi") -> str:
         lang = _lang(lang)
         rooms = {s["site"]: s["name"] for s in store.sites_overview(conn, hub.names)}
+        now = datetime.now(UTC)
+        recent = schedule.between(conn, now - timedelta(days=PAST_DAYS), now)
+        past = [m for m in reversed(recent) if m.end <= now]  # newest first
+        counts = meeting_summary.stored_counts(conn, [m.id for m in past])
         return render("meetings.html", request, hub, lang, "/meetings", rooms=rooms,
-                      meetings=[m.item() for m in schedule.ahead(conn)])  # fmt: skip
+                      meetings=[m.item() for m in schedule.ahead(conn)],
+                      past=[m.item() for m in past], summaries=counts)  # fmt: skip
+
+    @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
+    def meeting_page(request: Request, meeting_id: str, hub: HubDep, conn: DB,
+                     lang: str = "vi") -> str:  # fmt: skip
+        """What each room's probe saw before and during the meeting (meeting_summary.py)."""
+        lang = _lang(lang)
+        words = in_language(meeting_summary.LABELS, lang)
+        found = meeting_summary.for_meeting(conn, meeting_id[:64], hub.names)
+        if found is None:
+            raise HTTPException(404, words["summary.no_meeting"])
+        i = LANGS.index(lang)
+        rooms = [{**r, "cells": meeting_summary.describe(r, i, local_time)} for r in found["rooms"]]
+        note = words[f"summary.state.{found['state']}"].format(at=local_time(found["computed_at"]))
+        live = found["state"] in ("not-started", "in-progress", "provisional")
+        return render("meeting.html", request, hub, lang, "/meetings", summary=found, rooms=rooms,
+                      note=note, refresh=live)  # fmt: skip
 
     @router.post("/meetings")
     def add_meeting(

@@ -20,6 +20,7 @@ from .config import HubConfig
 from .consumer import Consumer
 from .database import open_engine, url_for
 from .deps import Hub
+from .meeting_summary import Summarizer
 from .outbound import Sender
 from .udp_echo import UdpEcho
 
@@ -46,6 +47,10 @@ def create_app(
         # Alerts write to the consumer's store (alerts, deliveries); with several hubs on one
         # PostgreSQL each runs a watcher and a lock lets one of them do each round.
         hub.alerts = AlertWatcher(cfg, consumer.store.engine)
+    # Meeting summaries are kept whether alerts are on or off, in a thread of their own: an
+    # alert round may wait on a mail server, and a summary round has no reason to (see
+    # meeting_summary.py). Only a hub that writes the store keeps them.
+    summaries = Summarizer(consumer.store.engine, hub.names) if consumer is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +58,8 @@ def create_app(
             consumer.start()
         if hub.alerts is not None:
             hub.alerts.start()  # does nothing with [alerts] enabled = false
+        if summaries is not None:
+            summaries.start()
         if echo is not None:
             echo.start()
         try:
@@ -60,6 +67,8 @@ def create_app(
         finally:
             if echo is not None:
                 echo.stop()
+            if summaries is not None:
+                summaries.stop()
             if hub.alerts is not None:
                 hub.alerts.stop()
             if consumer is not None:
@@ -70,6 +79,7 @@ def create_app(
         title="roomhub", description="District hub of the meeting-room probes", lifespan=lifespan
     )
     app.state.hub = hub
+    app.state.summaries = summaries  # /api/health reports its rounds
     app.include_router(line_endpoint.build_router())  # what the probes test their line against
     app.include_router(api.build_router())
     app.include_router(metrics.build_router())
