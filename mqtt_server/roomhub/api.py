@@ -148,7 +148,9 @@ def build_router() -> APIRouter:
     @router.get("/readiness")
     def api_readiness(hub: HubDep, conn: DB) -> dict[str, Any]:
         now = datetime.now(UTC)
-        meeting, rows = readiness.next_meeting_board(conn, hub.names, now)
+        meeting, rows = readiness.next_meeting_board(
+            conn, hub.names, now, hub.cfg.meetings.first_lead_s
+        )
         return {"meeting": meeting.item() if meeting else None,
                 "rooms": [asdict(r) | {"actors": r.actors} for r in rows]}  # fmt: skip
 

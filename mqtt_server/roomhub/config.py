@@ -7,12 +7,13 @@ district office or, since the 2025 reform, a province (shared/GLOSSARY.md).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from roomprobe import tomlconfig
+from roomprobe.config import DaemonConfig
 from roomprobe.contract import topics
 
 DEFAULT_PATH = Path("/etc/roomhub/roomhub.toml")
@@ -281,6 +282,41 @@ class AlertsConfig(_Section):
         return value
 
 
+_PROBE_DAEMON = DaemonConfig()
+
+
+class MeetingsConfig(_Section):
+    """Meeting readiness, as the district runs it: one setting for the hub and its probes.
+
+    ``roomhub site add`` writes ``readiness_lead_s`` into each new probe's config, so
+    the boxes test at the times the readiness board expects their answers.
+    """
+
+    readiness_lead_s: list[Annotated[float, Field(gt=0, le=86400)]] = Field(
+        _PROBE_DAEMON.readiness_lead_s, min_length=1, max_length=8,
+        description="Each probe runs a full readiness test this many seconds before each of "
+        "its meetings; from the first (the largest) on, a room with no answer shows unknown",
+    )  # fmt: skip
+    meeting_guard_s: float = Field(
+        _PROBE_DAEMON.meeting_guard_s, ge=0, le=7200,
+        description="The probes' quiet window before and after each meeting (no active test)",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _as_a_probe_would(self) -> MeetingsConfig:
+        # The probe's own rule (each lead before the quiet window), so a bundle never fails.
+        DaemonConfig(readiness_lead_s=self.readiness_lead_s, meeting_guard_s=self.meeting_guard_s)
+        return self
+
+    @property
+    def first_lead_s(self) -> float:
+        return max(self.readiness_lead_s)
+
+    def probe_settings(self) -> dict[str, Any]:
+        return {"readiness_lead_s": list(self.readiness_lead_s),
+                "meeting_guard_s": self.meeting_guard_s}  # fmt: skip
+
+
 class HubConfig(_Section):
     hub_id: str = Field(
         description="The hub's own id: its MQTT client id and the site of its messages"
@@ -293,6 +329,7 @@ class HubConfig(_Section):
     line: LineConfig = LineConfig()
     security: SecurityConfig = SecurityConfig()
     alerts: AlertsConfig = AlertsConfig()
+    meetings: MeetingsConfig = MeetingsConfig()
     sites: list[SiteEntry] = Field(default_factory=list, description="Known sites and their names")
 
     _check_hub_id = field_validator("hub_id")(lambda v: topics.check_site_id(v))

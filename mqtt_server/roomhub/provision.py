@@ -139,6 +139,7 @@ def add_site(cfg: HubConfig, site: str, name: str, hardware: str = "pi") -> Path
             "password_file": PROBE_PASSWORD_FILE,
             "tls_ca": PROBE_CA_FILE,
         },
+        "daemon": cfg.meetings.probe_settings(),  # readiness runs when the board expects them
         **settings,
     })  # fmt: skip
     (bundle / "roomprobe.toml").write_text(probe_config, encoding="utf-8")

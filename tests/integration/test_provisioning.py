@@ -102,6 +102,7 @@ def bundles_by_hardware(tmp_path: Path) -> None:
     conf = tmp_path / "hub.toml"
     conf.write_text(tomlconfig.dumps({
         "hub_id": "test-hub", "web": {"port": 8090},
+        "meetings": {"readiness_lead_s": [2700.0, 900.0]},
         "security": {"dir": sec, "broker_host": "hub.district.vn",
                      "broker_pid_file": tmp_path / "broker.pid"},
     }), encoding="utf-8")  # fmt: skip
@@ -112,6 +113,8 @@ def bundles_by_hardware(tmp_path: Path) -> None:
     assert room.net.server_url == "http://hub.district.vn:8090/mini/"
     assert room.audio.backend == "alsa" and room.hardware.leds == "gpio"
     assert not room.simulated
+    # The box tests before meetings when the hub's readiness board expects its answer.
+    assert room.daemon.readiness_lead_s == [2700.0, 900.0]
     assert main(["site", "add", "bench", "--name", "Bàn thử", "--hardware", "simulated",
                  "--config", str(conf)]) == 0  # fmt: skip
     bench = parse_probe((sec / "bundles" / "bench" / "roomprobe.toml").read_text("utf-8"))

@@ -178,7 +178,41 @@ def test_a_room_not_ready_within_the_lead_is_an_alert(state: SiteState, reason: 
 
 def test_a_readiness_run_for_another_meeting_is_not_this_meetings_answer():
     other = site(readiness={**RUN, "meeting_id": "m0"})
-    assert keys([other], meetings=(meeting(T0 + timedelta(minutes=10)),)) == ([], [])
+    m = meeting(T0 + timedelta(minutes=10))
+    assert keys([other], meetings=(m,)) == (["not-ready:m1:dak-ang"], [])
+    # Unknown, not the other meeting's not-ready: this meeting has no check from the room.
+    c = judge([other], [m], T0, hub(), T0 - timedelta(hours=1)).conditions["not-ready:m1:dak-ang"]
+    assert c.detail["state"] == "unknown"
+    assert [r["part"] for r in c.detail["reasons"]] == ["readiness"]
+
+
+READY_RUN = {**RUN, "parts": {**RUN["parts"], "audio": v("audio", "ok")}}
+
+
+def test_a_room_with_no_check_by_the_first_lead_time_is_unknown_whoever_its_status_says():
+    """[meetings] readiness_lead_s: the first (largest) is when the board expects answers."""
+    leads = {"readiness_lead_s": [3600.0, 1200.0]}
+    hub_cfg = config.HubConfig.model_validate({"hub_id": "ngoc-hoi", "meetings": leads,
+                                               "alerts": {"meeting_lead_min": 90}})  # fmt: skip
+    quiet = site()  # a healthy status, no readiness run
+    for minutes_ahead, expected in [(70, None), (55, "checking"), (40, "no_check")]:
+        m = meeting(T0 + timedelta(minutes=minutes_ahead))
+        found = judge([quiet], [m], T0, hub_cfg, T0 - timedelta(hours=1)).conditions
+        if expected is None:
+            assert found == {}, minutes_ahead  # before the first lead time the status stands in
+            continue
+        c = found["not-ready:m1:dak-ang"]
+        assert c.detail["state"] == "unknown", minutes_ahead
+        assert c.detail["reasons"][0]["message"]["en"] == {
+            "checking": "Waiting for the room's readiness check",
+            "no_check": "The room has sent no readiness check for this meeting",
+        }[expected]
+        assert c.detail["who"] == ["untested"]  # the room's staff: press the test button
+    # A fault in the status is still a fault, with who acts on it.
+    bad = site(status=status(network=v("net", "fail", "isp")))
+    m = meeting(T0 + timedelta(minutes=40))
+    c = judge([bad], [m], T0, hub_cfg, T0 - timedelta(hours=1)).conditions["not-ready:m1:dak-ang"]
+    assert c.detail["state"] == "not-ready" and c.detail["actors"] == ["isp"]
 
 
 def test_a_silent_room_before_a_meeting_waits_while_the_hub_has_just_started():
@@ -200,8 +234,11 @@ def test_not_ready_only_within_the_lead_and_until_the_end_and_only_for_its_sites
         )
     elsewhere = meeting(T0 + timedelta(minutes=10), ("bo-y",))
     assert keys([bad], meetings=(elsewhere,))[0] == ["not-ready:m1:bo-y"]  # never seen
-    assert keys([site()], meetings=(meeting(T0 + timedelta(minutes=10)),)) == ([], [])
-    degraded = site(status=status(network=v("net", "degraded", "isp")))
+    ready = site(readiness=READY_RUN)
+    assert keys([ready], meetings=(meeting(T0 + timedelta(minutes=10)),)) == ([], [])
+    degraded_run = {**READY_RUN, "parts": {**READY_RUN["parts"],
+                                           "network": v("net", "degraded", "isp")}}  # fmt: skip
+    degraded = site(readiness=degraded_run)
     assert keys([degraded], meetings=(meeting(T0 + timedelta(minutes=10)),)) == ([], [])
 
 

@@ -58,10 +58,16 @@ def test_the_probes_readiness_run_for_this_meeting_is_preferred_to_its_status():
     run = {"meeting_id": "m1", "ts": utc_iso(NOW), "parts": {
         "network": verdict("ok"), "audio": verdict("fail", "room-audio", "audio"),
         "system": verdict("ok")}}  # fmt: skip
-    judged = readiness.judge(site(results={"readiness": run}), NOW, meeting_id="m1")
+    m1 = Meeting("m1", "Họp", NOW + timedelta(hours=2), NOW + timedelta(hours=3), ())
+    judged = readiness.judge(site(results={"readiness": run}), NOW, m1)
     assert judged.state == readiness.NOT_READY and judged.source == "readiness"
-    other = readiness.judge(site(results={"readiness": run}), NOW, meeting_id="m2")
-    assert other.state == readiness.READY and other.source == "status"
+    m2 = Meeting("m2", "Họp", NOW + timedelta(hours=2), NOW + timedelta(hours=3), ())
+    other = readiness.judge(site(results={"readiness": run}), NOW, m2)
+    assert other.state == readiness.READY and other.source == "status"  # a preview
+    # From m2's first lead time on, the status's "all fine" is no answer for m2.
+    later = readiness.judge(site(results={"readiness": run}), NOW, m2, first_lead_s=3 * 3600)
+    assert later.state == readiness.UNKNOWN and later.reasons[0].part == "readiness"
+    assert later.actors == ["probe"]
 
 
 def test_the_board_keeps_the_meetings_rooms_not_ready_first():
