@@ -175,6 +175,15 @@ class Rig:
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
 
+    def roomprobe(self, site: str, *args: str, timeout: float = 200
+                  ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        """A ``roomprobe`` command as typed at the box, with that site's probe config."""
+        return subprocess.run(
+            [sys.executable, "-m", "roomprobe.cli", *args,
+             "--config", str(self.tmp / f"probe-{site}.toml")],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
     def hub_query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Rows of the hub's store, SQLite or PostgreSQL; ``?`` marks a parameter."""
         if self.db_url:

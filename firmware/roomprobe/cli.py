@@ -329,9 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.set_defaults(func=cmd_doctor)
 
-    from .audio_cli import register
+    from . import audio_cli, ready_cli
 
-    register(sub, with_config)
+    ready_cli.register(sub, with_config)
+    audio_cli.register(sub, with_config)
     return parser
 
 

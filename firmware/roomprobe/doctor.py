@@ -53,6 +53,23 @@ def _fmt(v: Any, unit: str = "", nd: int = 1) -> str:
     return "—" if v is None else f"{v:.{nd}f}{unit}"
 
 
+PART_NAMES = {"network": ("Đường truyền", "Line"), "audio": ("Âm thanh", "Audio"),
+              "system": ("Thiết bị", "Probe")}  # fmt: skip
+
+
+def readiness_lines(ready: dict[str, Any], every_part: bool = False) -> list[str]:
+    """A readiness run's verdict and its parts (the failing and untested ones, or all)."""
+    v = ready["verdict"]["message"]
+    out = _line(f"- Kiểm tra sẵn sàng ({_local(ready['at'])}): {v['vi']}",
+                f"Readiness check: {v['en']}")  # fmt: skip
+    for name, part in (ready.get("parts") or {}).items():
+        if every_part or part["status"] in ("fail", "unknown"):
+            vi, en = PART_NAMES.get(name, (name, name))
+            out += _line(f"  • {vi}: {part['message']['vi']}", f"{en}: {part['message']['en']}",
+                         "  ")  # fmt: skip
+    return out
+
+
 def report(cfg: ProbeConfig, now: datetime | None = None) -> tuple[str, int]:
     """The text doctor prints, and its exit status (0 all well, 1 something to do, 2 no data)."""
     state_dir = Path(cfg.paths.state_dir)
@@ -83,7 +100,8 @@ def report(cfg: ProbeConfig, now: datetime | None = None) -> tuple[str, int]:
     todo: list[tuple[str, str]] = []
     leds = status.get("leds", {})
     for ind in INDICATORS:
-        key = leds.get(ind, "unknown" if ind != "system" else "ok")
+        # A record from before a light existed: its quiet state, not a warning.
+        key = leds.get(ind, {"system": "ok", "meeting": "idle"}.get(ind, "unknown"))
         try:
             st = state(ind, key)
         except KeyError:
@@ -116,12 +134,7 @@ def report(cfg: ProbeConfig, now: datetime | None = None) -> tuple[str, int]:
                 out += _line(f"  • {c['message']['vi']}", c["message"]["en"], "  ")
     ready = last.get("readiness")
     if ready:
-        v = ready["verdict"]["message"]
-        out += _line(f"- Kiểm tra sẵn sàng ({_local(ready['at'])}): {v['vi']}",
-                     f"Readiness check: {v['en']}")  # fmt: skip
-        for part in (ready.get("parts") or {}).values():
-            if part["status"] in ("fail", "unknown"):
-                out += _line(f"  • {part['message']['vi']}", part["message"]["en"], "  ")
+        out += readiness_lines(ready)
     if not net and not audio and not ready:
         out += _line("- Chưa có", "none yet")
     out.append("")

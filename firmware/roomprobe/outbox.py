@@ -54,6 +54,12 @@ class Row:
     payload: bytes
 
 
+_SET_STATE = (
+    "INSERT INTO state (key, value) VALUES (?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
+
+
 class Outbox:
     """A FIFO of messages waiting for the broker's acknowledgement."""
 
@@ -140,10 +146,26 @@ class Outbox:
 
     def set_state(self, key: str, value: str) -> None:
         self._db.execute(
-            "INSERT INTO state (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            _SET_STATE,
             (key, value),
         )
+
+    def take_state(self, key: str) -> str | None:
+        """Read and delete one fact at once: a request another process left (roomprobe ready).
+
+        The read comes first and alone, so a poll with nothing to take writes nothing.
+        """
+        if self.get_state(key) is None:
+            return None
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            self._db.execute("DELETE FROM state WHERE key = ?", (key,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return row[0] if row else None
 
     def rejected_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]
@@ -181,6 +203,18 @@ def read_state(path: Path | str, key: str) -> str | None:
     finally:
         db.close()
     return row[0] if row else None
+
+
+def write_state(path: Path | str, key: str, value: str) -> None:
+    """Set one fact from another process (a request to the running daemon); WAL lets both."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        db.execute(
+            _SET_STATE,
+            (key, value),
+        )
+    finally:
+        db.close()
 
 
 def requeue_rejected(path: Path | str) -> int:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, host, readiness, supervisor, verdicts
+from . import __version__, host, local_requests, readiness, supervisor, verdicts
 from . import outbox as outbox_mod
 from .atomic import write_atomic
 from .config import NetConfig, ProbeConfig
@@ -63,9 +63,10 @@ class ReadyRun:
     """A readiness run under way; ``waiting``: its tests not started yet."""
 
     due: readiness.Due
-    source: str  # "schedule", "button" or "hub"
+    source: str  # "schedule", "button", "hub" or "box" (roomprobe ready)
     started: float  # epoch seconds: verdicts newer than this are this run's
     started_mono: float
+    request_id: str | None = None  # a `roomprobe ready` waiting for this run's answer
     # One test at a time: the line test first, then the audio chain's (the audio test waits
     # for a running line test, and would be counted as not tested).
     waiting: list[str] = field(default_factory=lambda: ["net", "audio"])
@@ -512,12 +513,32 @@ class ProbeService:
         """A run now, by hand (button, hub). False when one is already under way."""
         if self._ready_run is not None:
             return False
-        due = readiness.manual(self.schedule, datetime.now(UTC), self.cfg.daemon.meeting_guard_s)
-        self._ready_run = ReadyRun(due, source, time.time(), time.monotonic())
+        self._ready_run = self._manual_run(source)
         self._readiness_step(time.monotonic())
         return True
 
+    def _manual_run(self, source: str) -> ReadyRun:
+        due = readiness.manual(self.schedule, datetime.now(UTC), self.cfg.daemon.meeting_guard_s)
+        return ReadyRun(due, source, time.time(), time.monotonic())
+
+    def _take_local_request(self) -> None:
+        """`roomprobe ready` at the box: run now (rule 1 applies), or join the run under way."""
+        request_id = local_requests.take(self.outbox)
+        if request_id is None:
+            return
+        why = self.why_not_active()
+        if why is not None and self._ready_run is None:
+            log.info("roomprobe ready: no check now: %s", why)
+            local_requests.answer(self.outbox, request_id, "refused", code=why.code,
+                                  message=why.text())  # fmt: skip
+            return
+        if self._ready_run is None:
+            self._ready_run = self._manual_run("box")
+        self._ready_run.request_id = request_id
+        local_requests.answer(self.outbox, request_id, "started", source=self._ready_run.source)
+
     def _readiness_step(self, now: float) -> None:
+        self._take_local_request()
         run = self._ready_run
         if run is None:
             due = readiness.due(self.schedule, datetime.now(UTC), self.cfg.daemon.readiness_lead_s,
@@ -565,6 +586,9 @@ class ProbeService:
             parts={k: v.to_dict() for k, v in parts.items()},
         )  # fmt: skip
         log.info("readiness for meeting %s: %s (%s)", meeting_id, state, run.source)
+        if run.request_id is not None:
+            local_requests.answer(self.outbox, run.request_id, "done",
+                                  result=self._last_results["readiness"])  # fmt: skip
         self._ready_run = None
         until = run.due.meeting.end.timestamp() if run.due.meeting else (
             time.time() + READINESS_SHOWN_S)  # fmt: skip
