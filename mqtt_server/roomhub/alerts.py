@@ -75,7 +75,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from roomprobe.contract import parse_utc, utc_iso
 
-from . import notify, readiness, schedule
+from . import faults, notify, readiness, schedule
 from .config import AlertsConfig, HubConfig
 from .database import StoreError, open_engine
 from .texts import LABELS
@@ -364,29 +364,10 @@ def read_states(
 
 
 def standing_faults(events: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """The audio faults of ``events`` (oldest first) that no later ``fault_cleared`` ended.
-
-    A ``fault_cleared`` names the reason it clears (``details.cleared``); it ends
-    the fault with that reason, and every fault that names none (the probe's
-    fault events carry their check, not their reason).
-    """
-    standing: dict[str, dict[str, Any]] = {}
-    for n, ev in enumerate(events):
-        kind = ev.get("event")
-        details = ev.get("details") or {}
-        if kind == "fault":
-            check = str(details.get("check") or "audio")
-            if not check.startswith("audio"):
-                continue
-            standing[str(details.get("reason") or f"#{n}")] = ev
-        elif kind == "fault_cleared":
-            cleared = details.get("cleared")
-            standing = {
-                k: v
-                for k, v in standing.items()
-                if k != cleared and (v.get("details") or {}).get("reason")
-            }
-    return tuple(standing.values())
+    """The audio faults of ``events`` (oldest first) that no later ``fault_cleared`` ended
+    (the rule, shared with the meeting summary, is ``faults.standing``)."""
+    pairs = ((ev.get("event"), ev.get("details") or {}, ev) for ev in events)
+    return tuple(faults.standing(pairs, faults.is_audio))
 
 
 # -- the rules (pure: states, meetings and a time in, conditions out) ---------------------
@@ -474,8 +455,8 @@ def judge(
             key = f"not-ready:{m.id}:{site}"
             # The board's answer (readiness.py), so the dashboard and the alert agree.
             room = readiness.judge(_overview_row(s), now, m, hub.meetings.first_lead_s)
-            if room.state == readiness.READY:
-                continue
+            if room.state == readiness.READY or room.checking:
+                continue  # ready, or its run may still be under way: no alarm yet
             if site in held_sites and all(r.part == "connection" for r in room.reasons):
                 out.held.add(key)  # silent, but the hub may be the one not hearing
                 continue

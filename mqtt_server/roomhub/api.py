@@ -2,7 +2,7 @@
 
 Reads: sites, one site with its history, the quarantine, health, the
 readiness board, a meeting's summary (what each room's probe saw before and
-during it, meeting_summary.py). Writes: a command to one probe (its reply is read back from
+during it, meeting_summary). Writes: a command to one probe (its reply is read back from
 ``/api/commands/<id>``), and the meeting schedule (every change republishes
 the retained schedule). ``roomhub probe`` and ``roomhub meeting`` use these.
 """

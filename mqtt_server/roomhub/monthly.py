@@ -2,7 +2,8 @@
 
 report.py computes, report_pdf.py draws; this reads the month (with the
 lead-in and lead-out report.py asks for) one site at a time, since a
-district's month of statuses does not fit in memory at once.
+district's month of statuses does not fit in memory at once, and the stored
+summaries of the meetings that started in it (a month's meetings are few).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 from roomprobe.config import Thresholds
 from roomprobe.contract import utc_iso
 
-from . import report, store
+from . import meeting_summary, report, store
 from .config import HubConfig
 
 
@@ -29,8 +30,9 @@ def build(cfg: HubConfig, engine: Engine, year_month: tuple[int, int]) -> report
         messages = itertools.chain.from_iterable(
             store.messages_between(conn, start, end, report.SCHEMAS, site=site) for site in ids
         )
+        meetings = meeting_summary.stored_starting(conn, window.start, window.end)
         return report.build_report(
-            messages, names, year_month, timezone=cfg.web.timezone,
+            messages, names, year_month, timezone=cfg.web.timezone, meetings=meetings,
             download_mbps=cfg.line.target_download_mbps,
             upload_mbps=cfg.line.target_upload_mbps,
             rtt_ms=limits.rtt_ms, jitter_ms=limits.jitter_ms, loss_pct=limits.loss_pct,

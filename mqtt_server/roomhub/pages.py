@@ -192,7 +192,7 @@ def build_router(timezone: str) -> APIRouter:
     @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
     def meeting_page(request: Request, meeting_id: str, hub: HubDep, conn: DB,
                      lang: str = "vi") -> str:  # fmt: skip
-        """What each room's probe saw before and during the meeting (meeting_summary.py)."""
+        """What each room's probe saw before and during the meeting (meeting_summary)."""
         lang = _lang(lang)
         words = in_language(meeting_summary.LABELS, lang)
         found = meeting_summary.for_meeting(conn, meeting_id[:64], hub.names)

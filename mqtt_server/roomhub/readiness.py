@@ -63,6 +63,7 @@ class Readiness:
     warnings: list[Reason] = field(default_factory=list)
     source: str = "status"  # or "readiness": the probe's own readiness run for this meeting
     checked_at: str | None = None
+    checking: bool = False  # unknown only because the room's run may still be under way
 
     @property
     def actors(self) -> list[str]:
@@ -118,6 +119,8 @@ def judge(site: dict[str, Any], now: datetime, meeting: Any | None = None,
         key = "checking" if now < meeting.start - timedelta(seconds=first_lead_s or 0) + (
             CHECK_TAKES) else "no_check"  # fmt: skip
         state, reasons = UNKNOWN, [_own("readiness", key)]
+        return Readiness(**base, state=state, reasons=reasons, warnings=warnings, source=source,
+                         checked_at=checked, checking=key == "checking")  # fmt: skip
     return Readiness(**base, state=state, reasons=reasons, warnings=warnings, source=source,
                      checked_at=checked)  # fmt: skip
 

@@ -11,6 +11,9 @@ meeting room) and for all sites together:
 - availability: how much of the month the probe was online, from its status
   messages (the Last Will is ``online = false``) and its silences;
 - audio faults: when each opened and was fixed, per component.
+- meetings: each meeting that started in the month, from its stored summary
+  (``meeting_summary``): how many rooms were ready before it, and which had
+  line trouble or an audio fault during it.
 
 Rendering (CSV, PDF) is in ``report_pdf``. Every word a person reads is in
 ``LABELS`` below (Vietnamese, English), following shared/GLOSSARY.md. The
@@ -205,6 +208,30 @@ LABELS: dict[str, tuple[str, str]] = {
         "Danh sách sự cố âm thanh ({shown} đầu tiên trong {n}; đủ cả trong tệp sự cố CSV)",
         "Audio faults (the first {shown} of {n}; all of them in the fault list CSV)",
     ),
+    # meetings (from the stored meeting summaries)
+    "meetings": ("Các cuộc họp trong tháng", "Meetings this month"),
+    "no_meetings": (
+        "Không có cuộc họp nào trong tháng (hoặc chưa có tổng kết)",
+        "No meeting this month (or none summarised yet)",
+    ),
+    "meetings_note": (
+        "Sẵn sàng: lần kiểm tra cuối trước giờ họp. Sự cố trong họp: đường truyền kém hoặc "
+        "lỗi trong khoảng đo, lỗi âm thanh. Chi tiết từng cuộc họp: trang /meetings trên "
+        "bảng theo dõi.",
+        "Ready: the last check before the start. Trouble during: line windows degraded or "
+        "failing, audio faults. Each meeting in detail: the dashboard's /meetings page.",
+    ),
+    "meetings_continued": ("Các cuộc họp trong tháng (tiếp)", "Meetings this month (continued)"),
+    "table.when": ("Thời gian", "When"),
+    "table.meeting": ("Cuộc họp", "Meeting"),
+    "table.rooms": ("Điểm\ncầu", "Confer-\nence\npoints"),
+    "table.ready": ("Sẵn\nsàng", "Ready"),
+    "table.not_ready": ("Chưa\nsẵn sàng", "Not\nready"),
+    "table.unknown": ("Không\nkiểm tra\nđược", "Could\nnot test"),
+    "table.no_check": ("Không có\nlần kiểm\ntra", "No\ncheck"),
+    "table.line_trouble": ("Đường\ntruyền kém\ntrong họp", "Line\ntrouble\nduring"),
+    "table.audio_trouble": ("Lỗi âm\nthanh\ntrong họp", "Audio\nfaults\nduring"),
+    "table.troubled": ("Điểm cầu có sự cố trong họp", "Conference points with trouble during"),
     # CSV headers (lang="vi"); in English the header is the column's id itself
     "csv.month": ("Tháng", "month"),
     "csv.site": ("Mã điểm cầu", "site"),
@@ -247,6 +274,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "csv.opened_at": ("Bắt đầu", "opened_at"),
     "csv.closed_at": ("Khắc phục lúc", "closed_at"),
     "csv.time_to_fix_h": ("Thời gian khắc phục (giờ)", "time_to_fix_h"),
+    "csv.meeting_id": ("Mã cuộc họp", "meeting_id"),
+    "csv.title": ("Cuộc họp", "title"),
+    "csv.start": ("Giờ bắt đầu", "start"),
+    "csv.end": ("Giờ kết thúc", "end"),
+    "csv.rooms": ("Số điểm cầu", "rooms"),
+    "csv.ready": ("Sẵn sàng", "ready"),
+    "csv.not_ready": ("Chưa sẵn sàng", "not_ready"),
+    "csv.unknown": ("Không kiểm tra được", "unknown"),
+    "csv.no_check": ("Không có lần kiểm tra", "no_check"),
+    "csv.line_trouble": ("Đường truyền kém trong họp (số điểm cầu)", "line_trouble"),
+    "csv.audio_trouble": ("Lỗi âm thanh trong họp (số điểm cầu)", "audio_trouble"),
+    "csv.troubled": ("Điểm cầu có sự cố trong họp", "troubled"),
     # units
     "unit.h": ("giờ", "h"),
     "unit.min": ("phút", "min"),
@@ -486,6 +525,24 @@ class SiteReport:
 
 
 @dataclass(frozen=True)
+class MeetingFigures:
+    """One meeting that started in the month, as its stored summary tells it."""
+
+    meeting_id: str
+    title: str
+    start: datetime
+    end: datetime
+    rooms: int  # the conference points it concerned
+    ready: int  # by the last readiness check before it
+    not_ready: int
+    unknown: int  # the check could not test
+    no_check: int  # no readiness check for this meeting at all
+    line_trouble: int  # rooms with monitor windows the probe called degraded or failing
+    audio_trouble: int  # rooms with an audio fault during it (or standing at its start)
+    troubled: tuple[str, ...]  # the names of the rooms with either, in the summary's order
+
+
+@dataclass(frozen=True)
 class MonthReport:
     window: Window
     targets: Targets
@@ -495,6 +552,7 @@ class MonthReport:
     sites: tuple[SiteReport, ...]
     district: SiteReport
     skipped: int = 0  # messages that could not be read (should stay 0)
+    meetings: tuple[MeetingFigures, ...] = ()  # the month's meetings, oldest first
 
     @property
     def complete(self) -> bool:
@@ -840,6 +898,7 @@ def build_report(
     fault_statuses: Collection[str] = FAULT_STATUSES,
     hub_name: str = "",
     now: datetime | None = None,
+    meetings: Iterable[Mapping[str, Any]] = (),
 ) -> MonthReport:
     """The month's figures per site and for all sites together.
 
@@ -853,6 +912,8 @@ def build_report(
     ``silence_s``: a silence longer than this counts as offline (default:
     ``SILENCE_HEARTBEATS`` heartbeats when the status says its heartbeat,
     else ``DEFAULT_SILENCE_S``). ``now``: figures stop here for the current month.
+    ``meetings``: stored meeting summaries (``meeting_summary.stored``); those
+    that started in the month are listed.
     """
     window = month_window(month[0], month[1], timezone)
     generated = (now or datetime.now(UTC)).astimezone(UTC)
@@ -932,6 +993,7 @@ def build_report(
         sites=tuple(reports),
         district=_district(reports, state, targets, end - start),
         skipped=skipped,
+        meetings=_meetings(meetings, window),
     )
 
 
@@ -1011,6 +1073,49 @@ def _district(
 def _fixed_in_month(r: SiteReport) -> list[Fault]:
     """The faults listed for a site that were fixed inside the report's month."""
     return [f for f in r.faults.faults if f.closed_at is not None]
+
+
+# -- meetings --------------------------------------------------------------------------
+
+
+def _meetings(summaries: Iterable[Mapping[str, Any]], window: Window) -> tuple[MeetingFigures, ...]:
+    """The meetings that started in the month, oldest first, from their stored summaries.
+
+    The counts are the summary's own (the meeting page shows the same); the names
+    of the rooms in trouble come from its rooms. A summary that cannot be read is
+    left out: it is the hub's record, not a message, and the hub logged it.
+    """
+    out = []
+    for summary in summaries:
+        try:
+            meeting, counts = summary["meeting"], summary["counts"]
+            start = datetime.fromisoformat(meeting["start"])
+            if not window.start <= start < window.end:
+                continue
+            troubled = tuple(
+                str(room["name"])
+                for room in summary.get("rooms") or ()
+                if room["line"]["bad"] or room["audio"]["count"]
+            )
+            out.append(
+                MeetingFigures(
+                    meeting_id=str(meeting["id"]),
+                    title=str(meeting["title"]),
+                    start=start,
+                    end=datetime.fromisoformat(meeting["end"]),
+                    rooms=int(counts["rooms"]),
+                    ready=int(counts["ready"]),
+                    not_ready=int(counts["not-ready"]),
+                    unknown=int(counts["unknown"]),
+                    no_check=int(counts["none"]),
+                    line_trouble=int(counts["line_trouble"]),
+                    audio_trouble=int(counts["audio_trouble"]),
+                    troubled=troubled,
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return tuple(sorted(out, key=lambda m: (m.start, m.meeting_id)))
 
 
 # -- grades (the summary's colours) ----------------------------------------------------

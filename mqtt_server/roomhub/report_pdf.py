@@ -7,13 +7,15 @@ CSV: UTF-8 with a byte-order mark (Excel then reads Vietnamese correctly),
 one row per site and a last row for all sites together; the header is in
 Vietnamese for ``lang="vi"`` and the columns' English ids for ``lang="en"``.
 Numbers use "." as the decimal separator; a figure without data is an empty
-cell, never NaN. A second CSV lists the audio faults.
+cell, never NaN. A second CSV lists the audio faults, a third the month's
+meetings (one row each, from the stored meeting summaries).
 
 PDF: matplotlib's object API (no pyplot state, no backend switch) into
 ``PdfPages``, with DejaVu Sans (shipped with matplotlib; it has every
 Vietnamese letter) embedded as TrueType so the text can be searched and
 copied. Page 1 is the summary of all sites (table coloured against the
-targets, speeds per site, availability); then one page per site.
+targets, speeds per site, availability); then the month's meetings (readiness
+before each, rooms in trouble during it); then one page per site.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .report import (
     NONE,
     PLAIN,
     POOR,
+    MeetingFigures,
     MonthReport,
     SiteReport,
     component_label,
@@ -56,6 +59,8 @@ CHARTS_WITH_TABLE = 12
 TABLE_ROWS = 30
 # Faults listed on a site's page before "… and N more".
 FAULT_ROWS = 10
+# Meetings a page: a meeting every working day fits on one.
+MEETING_ROWS = 30
 
 COLOURS = {GOOD: "#c8e6c9", FAIR: "#fff2a8", POOR: "#f5c2bd", NONE: "#e6e6e6", PLAIN: "white"}
 DOWN_COLOUR, UP_COLOUR = "#1f5fa8", "#e07b00"
@@ -180,6 +185,21 @@ FAULT_CSV_COLUMNS = (
     "time_to_fix_h",
 )
 
+MEETING_CSV_COLUMNS = (
+    "meeting_id",
+    "title",
+    "start",
+    "end",
+    "rooms",
+    "ready",
+    "not_ready",
+    "unknown",
+    "no_check",
+    "line_trouble",
+    "audio_trouble",
+    "troubled",
+)
+
 
 def _spread(spread: Any, which: str) -> str:
     return "" if spread is None else _num(getattr(spread, which), 1)
@@ -234,6 +254,29 @@ def fault_rows(report: MonthReport, lang: str = "vi") -> list[list[str]]:
     return rows
 
 
+def meeting_rows(report: MonthReport, lang: str = "vi") -> list[list[str]]:
+    """Every meeting that started in the month, oldest first; times as in the fault list."""
+    zone = report.window.zone
+    rows = [_header(MEETING_CSV_COLUMNS, lang)]
+    for m in report.meetings:
+        rows.append(
+            [
+                m.meeting_id,
+                m.title,
+                m.start.astimezone(zone).isoformat(timespec="seconds"),
+                m.end.astimezone(zone).isoformat(timespec="seconds"),
+                *(str(n) for n in _meeting_counts(m)),
+                "; ".join(m.troubled),
+            ]
+        )
+    return rows
+
+
+def _meeting_counts(m: MeetingFigures) -> tuple[int, ...]:
+    """rooms, ready, not ready, unknown, no check, line trouble, audio trouble: CSV and PDF."""
+    return (m.rooms, m.ready, m.not_ready, m.unknown, m.no_check, m.line_trouble, m.audio_trouble)
+
+
 def _csv_text(rows: list[list[str]]) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # the BOM: Excel reads the file as UTF-8
@@ -250,6 +293,10 @@ def render_faults_csv(report: MonthReport, lang: str = "vi") -> str:
     return _csv_text(fault_rows(report, lang))
 
 
+def render_meetings_csv(report: MonthReport, lang: str = "vi") -> str:
+    return _csv_text(meeting_rows(report, lang))
+
+
 def write_csv(report: MonthReport, target: str | Path | IO[bytes], lang: str = "vi") -> None:
     """The summary CSV into a file name or a binary stream."""
     _write(render_csv(report, lang).encode("utf-8"), target)
@@ -257,6 +304,12 @@ def write_csv(report: MonthReport, target: str | Path | IO[bytes], lang: str = "
 
 def write_faults_csv(report: MonthReport, target: str | Path | IO[bytes], lang: str = "vi") -> None:
     _write(render_faults_csv(report, lang).encode("utf-8"), target)
+
+
+def write_meetings_csv(
+    report: MonthReport, target: str | Path | IO[bytes], lang: str = "vi"
+) -> None:
+    _write(render_meetings_csv(report, lang).encode("utf-8"), target)
 
 
 def _write(data: bytes, target: str | Path | IO[bytes]) -> None:
@@ -276,9 +329,15 @@ def _style() -> Iterator[None]:
 
 
 def pdf_pages(report: MonthReport) -> int:
-    """How many pages the PDF has: the summary page(s), then one per site."""
+    """How many pages the PDF has: the summary page(s), the meetings, then one per site."""
     chunks, charts_apart = _layout(len(report.sites))
-    return len(chunks) + charts_apart + len(report.sites)
+    return len(chunks) + charts_apart + len(_meeting_chunks(report)) + len(report.sites)
+
+
+def _meeting_chunks(report: MonthReport) -> list[range]:
+    """The meetings' rows per page; one page saying there were none when there were none."""
+    n = len(report.meetings)
+    return [range(i, min(n, i + MEETING_ROWS)) for i in range(0, n, MEETING_ROWS)] or [range(0)]
 
 
 def _layout(n: int) -> tuple[list[range], bool]:
@@ -320,6 +379,13 @@ def write_pdf(report: MonthReport, target: str | Path | IO[bytes], lang: str = "
             page += 1
             fig = Figure(figsize=A4_LANDSCAPE)
             _charts_page(fig, report, lang)
+            _footer(fig, report, lang, page, total)
+            pdf.savefig(fig)
+            fig.clear()
+        for index, chunk in enumerate(_meeting_chunks(report)):
+            page += 1
+            fig = Figure(figsize=A4_LANDSCAPE)
+            _meetings_page(fig, report, lang, chunk, index == 0)
             _footer(fig, report, lang, page, total)
             pdf.savefig(fig)
             fig.clear()
@@ -407,6 +473,46 @@ def _summary_columns(lang: str) -> list[tuple[str, Any, str | None]]:
 _COL_WIDTHS = [2.4, 1.0, 0.8, 0.8, 0.8, 1.25, 1.25, 0.7, 0.7, 0.7, 0.9, 0.8, 0.7, 0.9, 0.8]
 
 
+def _table(
+    fig: Figure,
+    rect: tuple[float, float, float, float],
+    header: list[str],
+    cells: list[list[str]],
+    colours: list[list[str]],
+    widths: list[float],
+    header_share: float,
+    left: tuple[int, ...] = (0,),
+) -> Any:
+    """A summary-style table filling ``rect``: the header row shaded and bold and
+    ``header_share`` of the height, the rows sharing the rest, the columns ``left``
+    (names, titles) aligned left. The summary and the meetings look alike so."""
+    ax = fig.add_axes(rect)
+    ax.set_axis_off()
+    table = ax.table(
+        cellText=cells,
+        cellColours=colours,
+        colLabels=header,
+        colWidths=[c / sum(widths) for c in widths],
+        cellLoc="center",
+        bbox=(0, 0, 1, 1),
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(6.5)
+    for (row, col), cell in table.get_celld().items():
+        cell.set_linewidth(0.3)
+        if row == 0:
+            cell.set_height(header_share)
+            cell.set_facecolor("#dfe6ee")
+            cell.get_text().set_fontsize(6)
+            cell.get_text().set_weight("bold")
+        else:
+            cell.set_height((1 - header_share) / len(cells))
+            if col in left:
+                cell.get_text().set_ha("left")
+                cell.PAD = 0.02
+    return table
+
+
 def _continued(fig: Figure, lang: str) -> float:
     w = labels(lang)
     fig.text(0.03, 0.965, f"{w['summary']} {w['continued']}", fontsize=11, weight="bold", va="top")
@@ -433,36 +539,15 @@ def _summary_page(
     header_h = 0.065
     table_h = header_h + row_h * len(rows)
     bottom = y - table_h
-    ax = fig.add_axes((0.03, bottom, 0.94, table_h))
-    ax.set_axis_off()
-    widths = [c / sum(_COL_WIDTHS) for c in _COL_WIDTHS]
     cells = [[text(r) for _, text, _ in columns] for r in rows]
     colours = []
     for r in rows:
         g = grades(r, report.targets)
         colours.append([COLOURS[g[key]] if key else "white" for _, _, key in columns])
-    table = ax.table(
-        cellText=cells,
-        cellColours=colours,
-        colLabels=[head for head, _, _ in columns],
-        colWidths=widths,
-        cellLoc="center",
-        bbox=(0, 0, 1, 1),
-    )
-    table.auto_set_font_size(False)
-    table.set_fontsize(6.5)
-    for (row, col), cell in table.get_celld().items():
-        cell.set_linewidth(0.3)
-        if row == 0:
-            cell.set_height(header_h / table_h)
-            cell.set_facecolor("#dfe6ee")
-            cell.get_text().set_fontsize(6)
-            cell.get_text().set_weight("bold")
-        else:
-            cell.set_height(row_h / table_h)
-        if col == 0 and row > 0:
-            cell.get_text().set_ha("left")
-            cell.PAD = 0.02
+    header = [head for head, _, _ in columns]
+    rect = (0.03, bottom, 0.94, table_h)
+    table = _table(fig, rect, header, cells, colours, _COL_WIDTHS, header_h / table_h)
+    for (row, _col), cell in table.get_celld().items():
         if row == n_rows - 1 and last:
             cell.get_text().set_weight("bold")
     notes = [w["legend"]]
@@ -593,6 +678,56 @@ def _availability_chart(
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"{w['share_of_month']} (%)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.1), ncols=3, frameon=False, fontsize=6)
+
+
+_MEETING_WIDTHS = [1.1, 2.6, 0.6, 0.6, 0.7, 0.7, 0.7, 0.8, 0.8, 2.6]
+
+
+def _meetings_page(fig: Figure, report: MonthReport, lang: str, chunk: range, first: bool) -> None:
+    """The month's meetings: readiness before each, the rooms in trouble during it.
+
+    Counts are coloured as the summary's figures: not ready or in trouble red,
+    could not test or no check yellow; a count of none stays white.
+    """
+    w = labels(lang)
+    heading = w["meetings"] if first else w["meetings_continued"]
+    fig.text(0.03, 0.965, heading, fontsize=13, weight="bold", va="top")
+    fig.text(0.03, 0.93, w["meetings_note"], fontsize=7, va="top", color="#333333", wrap=True)
+    meetings = [report.meetings[i] for i in chunk]
+    if not meetings:
+        fig.text(0.03, 0.88, w["no_meetings"], fontsize=9, va="top")
+        return
+    keys = ["when", "meeting", "rooms", "ready", "not_ready", "unknown", "no_check"]
+    header = [w[f"table.{k}"] for k in (*keys, "line_trouble", "audio_trouble", "troubled")]
+    # The colour of each count's column when it is not 0 (rooms and ready: never).
+    alarm = [None, None, POOR, FAIR, FAIR, POOR, POOR]
+    cells, colours = [], []
+    for m in meetings:
+        end = _local(m.end, report, "%H:%M" if _same_day(m, report) else "%d/%m %H:%M")
+        counts = _meeting_counts(m)
+        cells.append(
+            [
+                f"{_local(m.start, report)}–{end}",
+                _short(m.title, 40),
+                *(str(n) for n in counts),
+                _short(", ".join(m.troubled), 45) or "—",
+            ]
+        )
+        colours.append(
+            ["white", "white"]
+            + [COLOURS[a] if a and n else "white" for a, n in zip(alarm, counts, strict=True)]
+            + ["white"]
+        )
+    row_h, header_h = 0.0205, 0.06
+    height = header_h + row_h * len(cells)
+    rect = (0.03, 0.86 - height, 0.94, height)
+    left = (0, 1, len(header) - 1)  # when, the title, the names
+    _table(fig, rect, header, cells, colours, _MEETING_WIDTHS, header_h / height, left)
+
+
+def _same_day(m: MeetingFigures, report: MonthReport) -> bool:
+    zone = report.window.zone
+    return m.start.astimezone(zone).date() == m.end.astimezone(zone).date()
 
 
 def _site_page(fig: Figure, report: MonthReport, r: SiteReport, lang: str) -> None:
@@ -838,10 +973,12 @@ def _fault_list(fig: Figure, report: MonthReport, r: SiteReport, lang: str, top:
 
 
 def write_report(report: MonthReport, folder: str | Path, lang: str = "vi") -> list[Path]:
-    """The summary CSV, the fault list CSV and the PDF into ``folder``; returns their paths.
+    """The summary CSV, the fault list CSV, the PDF and the meetings CSV into ``folder``;
+    returns their paths.
 
-    Names: ``roomhub-report-<YYYY>-<MM>-<lang>.csv|.pdf`` and
-    ``roomhub-faults-<YYYY>-<MM>-<lang>.csv``.
+    Names: ``roomhub-report-<YYYY>-<MM>-<lang>.csv|.pdf``,
+    ``roomhub-faults-<YYYY>-<MM>-<lang>.csv`` and (last, so the others keep their
+    place) ``roomhub-meetings-<YYYY>-<MM>-<lang>.csv``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -850,8 +987,10 @@ def write_report(report: MonthReport, folder: str | Path, lang: str = "vi") -> l
         folder / f"roomhub-report-{stem}.csv",
         folder / f"roomhub-faults-{stem}.csv",
         folder / f"roomhub-report-{stem}.pdf",
+        folder / f"roomhub-meetings-{stem}.csv",
     ]
     write_csv(report, paths[0], lang)
     write_faults_csv(report, paths[1], lang)
     write_pdf(report, paths[2], lang)
+    write_meetings_csv(report, paths[3], lang)
     return paths

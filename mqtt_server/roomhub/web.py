@@ -49,7 +49,7 @@ def create_app(
         hub.alerts = AlertWatcher(cfg, consumer.store.engine)
     # Meeting summaries are kept whether alerts are on or off, in a thread of their own: an
     # alert round may wait on a mail server, and a summary round has no reason to (see
-    # meeting_summary.py). Only a hub that writes the store keeps them.
+    # meeting_summary). Only a hub that writes the store keeps them.
     summaries = Summarizer(consumer.store.engine, hub.names) if consumer is not None else None
 
     @asynccontextmanager

@@ -13,12 +13,10 @@ import email
 import email.policy
 import json
 import threading
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import Engine, text
 
+from receivers import Webhook
 from rig import Rig, wait_for
 from roomhub import pki, schedule
 from roomhub.alerts import AlertWatcher
@@ -80,39 +79,6 @@ class SmtpServer:
     @property
     def messages(self) -> list[email.message.EmailMessage]:
         return self.box.messages
-
-
-class Webhook:
-    """A local HTTP receiver: keeps every POST's JSON; answers ``status`` after ``delay``."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.status = 200
-        self.delay = 0.0
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.posts.append(json.loads(body.decode("utf-8")))
-                hook.headers.append(dict(self.headers))
-                time.sleep(hook.delay)
-                self.send_response(hook.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/roomhub?token=s3cret"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -197,7 +163,8 @@ class Probe:
                   details=details)  # fmt: skip
 
 
-def hub_config(hook: Webhook | None, smtp: SmtpServer | None, **alerts: Any) -> HubConfig:
+def hub_config(hook: Webhook | None, smtp: SmtpServer | None,
+               meetings: dict[str, Any] | None = None, **alerts: Any) -> HubConfig:  # fmt: skip
     section: dict[str, Any] = {"retry_after_s": 0, "dashboard_url": "http://hub.example/"}
     if hook is not None:
         section["webhook_urls"] = [hook.url]
@@ -209,7 +176,7 @@ def hub_config(hook: Webhook | None, smtp: SmtpServer | None, **alerts: Any) -> 
     return HubConfig.model_validate({
         "hub_id": "ngoc-hoi", "name": HUB_NAME,
         "sites": [{"id": SITE, "name": NAME}, {"id": "bo-y", "name": "Xã Bờ Y"}],
-        "alerts": section,
+        "alerts": section, "meetings": meetings or {},
     })  # fmt: skip
 
 
@@ -315,7 +282,9 @@ def test_each_rule_alerts_once_and_recovers_once(
         meeting = schedule.add(store.engine, "Họp giao ban tuần / Weekly briefing", start,
                                start + timedelta(hours=1), [SITE])  # fmt: skip
         key = f"not-ready:{meeting.id}:{SITE}"
-    w = watcher(hub_config(hook, smtp), hub_db_url, engines)
+    # Readiness checks from 5 min before: 10 min ahead, the room's status stands in for one.
+    w = watcher(hub_config(hook, smtp, {"readiness_lead_s": [300.0], "meeting_guard_s": 60.0}),
+                hub_db_url, engines)  # fmt: skip
     assert w.run_once(now()) == []  # all is well: nothing to say
 
     write(probe, bad=True)
@@ -663,7 +632,10 @@ def test_real_probes_through_the_broker_raise_and_clear_alerts(
 ):
     rig.start_broker()
     rig.hub()
-    probe = rig.probe(profile="slow-line")
+    # The box trusts its clock (this machine's may report unsynchronised), so it tests with
+    # a meeting on its schedule.
+    trusting = {"trust_unsynced_clock": True}
+    probe = rig.probe(profile="slow-line", daemon=trusting)
     wait_for(
         lambda: len(rig.hub_query("SELECT id FROM messages WHERE schema = "
                                   "'roomprobe.result.net' AND status <> 'unknown'")) >= 3,
@@ -673,12 +645,15 @@ def test_real_probes_through_the_broker_raise_and_clear_alerts(
     engine = open_engine(url)
     try:
         # Within the alert's 30 min lead, beyond the probe's 10 min guard: tests still run.
-        start = now() + timedelta(minutes=25)
-        meeting = schedule.add(engine, "Họp trực tuyến", start, start + timedelta(hours=1),
-                               [SITE])  # fmt: skip
+        # Past the first lead time (60 min), the box runs its readiness check at once.
+        start = (now() + timedelta(minutes=25)).replace(microsecond=0)
+        added = rig.roomhub("meeting", "add", "--title", "Họp trực tuyến", "--start",
+                            start.isoformat(), "--minutes", "60", "--sites", SITE)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        meeting_id = added.stdout.split()[1]
         w = AlertWatcher(hub_config(hook, smtp, interval_s=1), engine).start()
         try:
-            first = {f"line:{SITE}", f"not-ready:{meeting.id}:{SITE}"}
+            first = {f"line:{SITE}", f"not-ready:{meeting_id}:{SITE}"}
             wait_for(lambda: {p["key"] for p in hook.posts} >= first, what="line and not-ready")
             line = next(p for p in hook.posts if p["key"] == f"line:{SITE}")
             assert line["actor"] == "isp" and "Liên hệ nhà mạng" in line["text"]["vi"]
@@ -689,11 +664,15 @@ def test_real_probes_through_the_broker_raise_and_clear_alerts(
             probe.kill()  # its Last Will says offline
             wait_for(lambda: any(p["key"] == f"offline:{SITE}" for p in hook.posts),
                      what="the offline alert")  # fmt: skip
-            rig.probe(profile="good")  # the same room, its line mended
+            rig.probe(profile="good", daemon=trusting)  # the same room, its line mended
+            wait_for(lambda: rig.hub_query("SELECT 1 FROM sites WHERE online = 1"),
+                     what="the mended room online")  # fmt: skip
+            # The room's staff check again, so the board has this meeting's new answer.
+            assert rig.roomhub("probe", "ready", SITE).returncode == 0
             wait_for(
                 lambda: (
                     {p["key"] for p in hook.posts if p["event"] == "recovered"}
-                    >= {f"offline:{SITE}", f"line:{SITE}", f"not-ready:{meeting.id}:{SITE}"}
+                    >= {f"offline:{SITE}", f"line:{SITE}", f"not-ready:{meeting_id}:{SITE}"}
                 ),
                 what="every alert recovered",
             )

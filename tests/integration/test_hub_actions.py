@@ -182,8 +182,8 @@ def test_the_monthly_report_comes_from_the_console_and_the_dashboard(running: Ri
     done = rig.roomhub("report", "--month", month, "--out", str(out))
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == [f"roomhub-faults-{month}-vi.csv", f"roomhub-report-{month}-vi.csv",
-                     f"roomhub-report-{month}-vi.pdf"]  # fmt: skip
+    made = (("faults", "csv"), ("meetings", "csv"), ("report", "csv"), ("report", "pdf"))
+    assert names == [f"roomhub-{kind}-{month}-vi.{ext}" for kind, ext in made]
     rows = list(csv.reader(io.StringIO(
         (out / f"roomhub-report-{month}-vi.csv").read_text(encoding="utf-8-sig"))))  # fmt: skip
     header, site_row = rows[0], next(r for r in rows if r[1] == "dak-ang")

@@ -195,18 +195,19 @@ def test_a_room_with_no_check_by_the_first_lead_time_is_unknown_whoever_its_stat
     hub_cfg = config.HubConfig.model_validate({"hub_id": "ngoc-hoi", "meetings": leads,
                                                "alerts": {"meeting_lead_min": 90}})  # fmt: skip
     quiet = site()  # a healthy status, no readiness run
-    for minutes_ahead, expected in [(70, None), (55, "checking"), (40, "no_check")]:
+    for minutes_ahead, expected in [(70, None), (55, None), (40, "no_check")]:
         m = meeting(T0 + timedelta(minutes=minutes_ahead))
         found = judge([quiet], [m], T0, hub_cfg, T0 - timedelta(hours=1)).conditions
         if expected is None:
-            assert found == {}, minutes_ahead  # before the first lead time the status stands in
+            # Before the first lead time the status stands in; a run may be under way
+            # for a while after it: the board says "checking", no alert goes out.
+            assert found == {}, minutes_ahead
             continue
         c = found["not-ready:m1:dak-ang"]
         assert c.detail["state"] == "unknown", minutes_ahead
-        assert c.detail["reasons"][0]["message"]["en"] == {
-            "checking": "Waiting for the room's readiness check",
-            "no_check": "The room has sent no readiness check for this meeting",
-        }[expected]
+        assert c.detail["reasons"][0]["message"]["en"] == (
+            "The room has sent no readiness check for this meeting"
+        )
         assert c.detail["who"] == ["untested"]  # the room's staff: press the test button
     # A fault in the status is still a fault, with who acts on it.
     bad = site(status=status(network=v("net", "fail", "isp")))

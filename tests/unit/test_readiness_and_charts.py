@@ -65,9 +65,12 @@ def test_the_probes_readiness_run_for_this_meeting_is_preferred_to_its_status():
     other = readiness.judge(site(results={"readiness": run}), NOW, m2)
     assert other.state == readiness.READY and other.source == "status"  # a preview
     # From m2's first lead time on, the status's "all fine" is no answer for m2.
-    later = readiness.judge(site(results={"readiness": run}), NOW, m2, first_lead_s=3 * 3600)
+    later = readiness.judge(site(results={"readiness": run}), NOW, m2, first_lead_s=2 * 3600 + 300)
     assert later.state == readiness.UNKNOWN and later.reasons[0].part == "readiness"
-    assert later.actors == ["probe"]
+    assert later.actors == ["probe"] and later.checking  # within the first minutes: checking
+    late = readiness.judge(site(results={"readiness": run}), NOW, m2, first_lead_s=2 * 3600 + 1800)
+    assert late.state == readiness.UNKNOWN and not late.checking
+    assert late.reasons[0].message["en"] == "The room has sent no readiness check for this meeting"
 
 
 def test_the_board_keeps_the_meetings_rooms_not_ready_first():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -19,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text as sql_text
 
 from roomhub import report as rpt
 from roomhub import report_pdf
-from roomprobe.contract import Stamp, schema_document, utc_iso, validate
+from roomprobe.contract import Stamp, parse_utc, schema_document, utc_iso, validate
 
 NOV = (2026, 11)
 # November 2026 in Asia/Ho_Chi_Minh (UTC+7) runs from 31 Oct 17:00 to 30 Nov 17:00 UTC.
@@ -144,6 +146,26 @@ class Probe:
             message=text("sự cố", "fault"),
             details=details,
         )
+
+    def monitor(self, when: datetime, status: str = "ok") -> dict[str, Any]:
+        """A light probes' window of a minute, ending at ``when``, judged ``status``."""
+        body = self._result("roomprobe.result.monitor", when)
+        reason = {"ok": "monitor.ok", "degraded": "net.jitter_high", "fail": "net.loss_high"}
+        body["verdict"] = verdict(
+            "monitor", status, reason[status], None if status == "ok" else "isp"
+        )
+        body["started_at"] = utc_iso(when - M)
+        return self._message("roomprobe.result.monitor", when, None, True, **body)
+
+    def readiness(self, when: datetime, meeting_id: str, state: str) -> dict[str, Any]:
+        """A readiness run for ``meeting_id``: ready, not-ready (the audio fails) or unknown."""
+        body = self._result("roomprobe.result.readiness", when)  # the example: audio fails
+        body.update(meeting_id=meeting_id, readiness=state)
+        if state != "not-ready":
+            status = "ok" if state == "ready" else "unknown"
+            body["verdict"] = verdict("readiness", status, f"readiness.{state}")
+            body["parts"]["audio"] = verdict("audio", status, f"audio.{status}")
+        return self._message("roomprobe.result.readiness", when, None, True, **body)
 
     def status(self, received: datetime, online: bool = True) -> dict[str, Any]:
         body = copy.deepcopy(schema_document("roomprobe.status")["examples"][0])
@@ -519,6 +541,167 @@ def test_a_site_not_configured_is_still_reported():
     assert not site(report, "dak-xu").configured and site(report, "dak-xu").name == "dak-xu"
 
 
+# -- meetings, from the summaries the hub stores ----------------------------------------
+
+HUB_CONFIG = """
+hub_id = "ngoc-hoi"
+name = "Văn phòng HĐND và UBND huyện Ngọc Hồi"
+[[sites]]
+id = "dak-ang"
+name = "Xã Đắk Ang"
+[[sites]]
+id = "plei-kan"
+name = "Thị trấn Plei Kần"
+"""
+
+
+def store_messages(store: Any, messages: list[dict[str, Any]]) -> None:
+    """Store as the consumer does, then say each arrived a second after it was measured."""
+    from roomhub.store import Incoming
+    from roomprobe.contract import topics
+
+    def topic(p: dict[str, Any]) -> str:
+        if p["schema"] == "roomprobe.event":
+            return topics.event(p["site"])
+        return topics.result(p["site"], p["schema"].rsplit(".", 1)[1])
+
+    payloads = [m["payload"] for m in messages]
+    batch = [Incoming(topic(p), json.dumps(p).encode(), p) for p in payloads]
+    assert set(store.write(batch).outcomes) <= {"stored"}
+    with store.engine.begin() as conn:
+        conn.execute(
+            sql_text("UPDATE messages SET received_at = :r WHERE msg_id = :m"),
+            [{"m": p["msg_id"], "r": utc_iso(parse_utc(p["ts"]) + timedelta(seconds=1))}
+             for p in payloads],
+        )  # fmt: skip
+
+
+def add_meeting(store: Any, meeting_id: str, title: str, start: datetime, end: datetime) -> None:
+    """A meeting row as schedule.add writes one (it refuses a meeting in the past)."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sql_text("INSERT INTO meetings (id, title, starts_at, ends_at, sites, created_at) "
+                     "VALUES (:id, :t, :s, :e, :sites, :s)"),
+            {"id": meeting_id, "t": title, "s": utc_iso(start), "e": utc_iso(end),
+             "sites": json.dumps(list(SITES))},
+        )  # fmt: skip
+
+
+def every_minute(first: datetime, last: datetime) -> list[datetime]:
+    return [first + n * M for n in range(int((last - first) / M) + 1)]
+
+
+@pytest.fixture(scope="module")
+def meetings_report(tmp_path_factory: pytest.TempPathFactory) -> rpt.MonthReport:
+    """November with two meetings (and one on 31 October, another month's), summarised by the
+    hub's own Summarizer from messages in a real store, then built as `roomhub report` does."""
+    from roomhub import config, meeting_summary, monthly
+    from roomhub.store import Store
+
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('hub') / 'roomhub.sqlite'}")
+    try:
+        dak, plei = Probe("dak-ang"), Probe("plei-kan")
+        # 3 Nov: Đắk Ang ready, its line degraded twice; Plei Kần not ready, a howl during it.
+        start, end = local(3, 8), local(3, 9)
+        add_meeting(store, "2026-11-03-giao-ban", "Họp giao ban tháng 11", start, end)
+        bad = {start + 10 * M: "degraded", start + 11 * M: "fail"}
+        store_messages(store, [
+            dak.readiness(start - 30 * M, "2026-11-03-giao-ban", "ready"),
+            plei.readiness(start - 20 * M, "2026-11-03-giao-ban", "not-ready"),
+            *(dak.monitor(at, bad.get(at, "ok")) for at in every_minute(start - 5 * M, end)),
+            *(plei.monitor(at) for at in every_minute(start - 5 * M, end)),
+            plei.event(start + 30 * M, "fault", {"check": "audio.speakers",
+                                                  "reason": "audio.feedback"}),
+        ])  # fmt: skip
+        # 20 Nov: Đắk Ang never checked, Plei Kần could not test; nothing went wrong during it.
+        start, end = local(20, 14), local(20, 15)
+        add_meeting(store, "2026-11-20-trien-khai", "Họp triển khai nhiệm vụ", start, end)
+        store_messages(store, [
+            plei.readiness(start - 20 * M, "2026-11-20-trien-khai", "unknown"),
+            *(p.monitor(at) for p in (dak, plei) for at in every_minute(start - 5 * M, end)),
+        ])  # fmt: skip
+        # 31 Oct, 10:00 local: October's.
+        add_meeting(store, "2026-10-31-hop", "Họp cuối tháng 10", local(31, 10, month=10),
+                    local(31, 11, month=10))  # fmt: skip
+        done = meeting_summary.Summarizer(store.engine, SITES).run_once(local(20, 16))
+        assert len(done) == 3
+        return monthly.build(config.parse(HUB_CONFIG), store.engine, NOV)
+    finally:
+        store.close()
+
+
+def test_the_months_meetings_come_from_their_stored_summaries(meetings_report):
+    first, second = meetings_report.meetings  # October's is not November's
+    assert (first.meeting_id, first.title) == ("2026-11-03-giao-ban", "Họp giao ban tháng 11")
+    assert (first.start, first.end) == (local(3, 8), local(3, 9))
+    assert (first.rooms, first.ready, first.not_ready, first.unknown, first.no_check) == (
+        2, 1, 1, 0, 0)  # fmt: skip
+    assert (first.line_trouble, first.audio_trouble) == (1, 1)
+    assert set(first.troubled) == {"Xã Đắk Ang", "Thị trấn Plei Kần"}
+    assert (second.ready, second.not_ready, second.unknown, second.no_check) == (0, 0, 1, 1)
+    assert (second.line_trouble, second.audio_trouble, second.troubled) == (0, 0, ())
+
+
+def test_the_meetings_csv(meetings_report, tmp_path):
+    rows = list(csv.DictReader(io.StringIO(
+        report_pdf.render_meetings_csv(meetings_report, "en").lstrip("\ufeff"))))  # fmt: skip
+    assert list(rows[0]) == list(report_pdf.MEETING_CSV_COLUMNS)
+    assert [r["meeting_id"] for r in rows] == ["2026-11-03-giao-ban", "2026-11-20-trien-khai"]
+    first = rows[0]
+    assert first["start"] == "2026-11-03T08:00:00+07:00"
+    assert first["end"] == "2026-11-03T09:00:00+07:00"
+    figures = ("rooms", "ready", "not_ready", "unknown", "no_check", "line_trouble",
+               "audio_trouble")  # fmt: skip
+    assert [first[k] for k in figures] == ["2", "1", "1", "0", "0", "1", "1"]
+    assert [rows[1][k] for k in figures] == ["2", "0", "0", "1", "1", "0", "0"]
+    assert sorted(first["troubled"].split("; ")) == ["Thị trấn Plei Kần", "Xã Đắk Ang"]
+    assert rows[1]["troubled"] == ""
+    vi = list(csv.reader(io.StringIO(report_pdf.render_meetings_csv(meetings_report, "vi"))))
+    assert vi[0][:3] == ["\ufeffMã cuộc họp", "Cuộc họp", "Giờ bắt đầu"]
+    assert vi[1][1] == "Họp giao ban tháng 11"
+    paths = report_pdf.write_report(meetings_report, tmp_path, "en")
+    assert paths[3].name == "roomhub-meetings-2026-11-en.csv"
+    assert paths[3].read_bytes().count(b"\r\n") == 3  # the header and two meetings
+    # The summary CSV keeps its columns: nobody's spreadsheet breaks.
+    assert csv_header(report_pdf.render_csv(meetings_report, "en")) == list(report_pdf.CSV_COLUMNS)
+
+
+def csv_header(text: str) -> list[str]:
+    return next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def pdf_text(report: rpt.MonthReport, lang: str, tmp_path: Any) -> str:
+    path = tmp_path / f"r-{lang}.pdf"
+    report_pdf.write_pdf(report, path, lang)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_pdf_has_a_table_of_the_months_meetings(meetings_report, tmp_path):
+    assert shutil.which("pdftotext"), "pdftotext is missing: apt-get install poppler-utils"
+    out = pdf_text(meetings_report, "vi", tmp_path)
+    assert "Các cuộc họp trong tháng" in out and "Họp cuối tháng 10" not in out
+    # A row: when, title, rooms, ready, not ready, could not test, no check, line, audio, names.
+    first = re.search(r"03/11 08:00–09:00 +Họp giao ban tháng 11 +2 +1 +1 +0 +0 +1 +1 +(.+)", out)
+    assert first and {"Xã Đắk Ang", "Thị trấn Plei Kần"} <= set(first[1].strip().split(", "))
+    assert re.search(r"20/11 14:00–15:00 +Họp triển khai nhiệm vụ +2 +0 +0 +1 +1 +0 +0 +—", out)
+    out = pdf_text(meetings_report, "en", tmp_path)
+    assert "Meetings this month" in out and "No meeting this month" not in out
+    assert re.search(r"20/11 14:00–15:00 +Họp triển khai nhiệm vụ +2 +0 +0 +1 +1 +0 +0", out)
+
+
+def test_a_month_without_meetings_says_so(tmp_path):
+    report = build([])
+    assert report.meetings == ()
+    assert csv_header(report_pdf.render_meetings_csv(report, "en")) == list(
+        report_pdf.MEETING_CSV_COLUMNS)  # fmt: skip
+    assert report_pdf.render_meetings_csv(report, "en").count("\r\n") == 1  # the header alone
+    assert shutil.which("pdftotext"), "pdftotext is missing: apt-get install poppler-utils"
+    assert "Không có cuộc họp nào trong tháng" in pdf_text(report, "vi", tmp_path)
+    assert "No meeting this month" in pdf_text(report, "en", tmp_path)
+
+
 # -- CSV -------------------------------------------------------------------------------
 
 
@@ -602,7 +785,8 @@ def test_every_label_has_both_languages():
     for key, (vi, en) in rpt.LABELS.items():
         assert vi.strip() and en.strip(), key
     vi = rpt.labels("vi")
-    for column in (*report_pdf.CSV_COLUMNS, *report_pdf.FAULT_CSV_COLUMNS):
+    columns = (*report_pdf.CSV_COLUMNS, *report_pdf.FAULT_CSV_COLUMNS)
+    for column in (*columns, *report_pdf.MEETING_CSV_COLUMNS):
         assert f"csv.{column}" in vi
         assert rpt.labels("en")[f"csv.{column}"] == column
     assert rpt.labels("xx") == vi  # Vietnamese first
@@ -625,10 +809,12 @@ def test_the_pdf_has_a_summary_and_a_page_per_site(tmp_path, lang):
         f"roomhub-report-2026-11-{lang}.csv",
         f"roomhub-faults-2026-11-{lang}.csv",
         f"roomhub-report-2026-11-{lang}.pdf",
+        f"roomhub-meetings-2026-11-{lang}.csv",
     ]
     data = paths[2].read_bytes()
     assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
-    assert pdf_page_count(data) == 1 + len(report.sites) == report_pdf.pdf_pages(report)
+    # The summary, the month's meetings (none here: a page saying so), a page per site.
+    assert pdf_page_count(data) == 1 + 1 + len(report.sites) == report_pdf.pdf_pages(report)
     assert b"DejaVuSans" in data and b"/FontFile2" in data  # embedded TrueType, text is text
 
 
@@ -664,5 +850,6 @@ def test_many_sites_continue_the_summary_on_more_pages(monkeypatch):
     names = {f"xa-{i:02d}": f"Xã số {i}" for i in range(5)}
     report = rpt.build_report([], names, NOV, now=datetime(2027, 1, 1, tzinfo=UTC))
     data = report_pdf.render_pdf(report, "en")
-    # The table on three pages (2 + 2 + 1 sites), the charts on a fourth, a page per site.
-    assert pdf_page_count(data) == 4 + 5 == report_pdf.pdf_pages(report)
+    # The table on three pages (2 + 2 + 1 sites), the charts on a fourth, the meetings (none),
+    # a page per site.
+    assert pdf_page_count(data) == 4 + 1 + 5 == report_pdf.pdf_pages(report)
