@@ -94,8 +94,10 @@ def probe_toml(
 
 def hub_toml(
     port: int, db: Path, web_port: int, host: str = "127.0.0.1", udp_port: int = 0,
-    mqtt: dict[str, Any] | None = None, db_url: str | None = None, **consumer: Any,
+    mqtt: dict[str, Any] | None = None, db_url: str | None = None,
+    sections: dict[str, dict[str, Any]] | None = None, **consumer: Any,
 ) -> str:  # fmt: skip
+    """The hub's config; ``sections`` adds whole sections ([alerts], [meetings] ...)."""
     return tomlconfig.dumps({
         "hub_id": "test-hub",
         "name": "Hub thử nghiệm",
@@ -105,6 +107,7 @@ def hub_toml(
         "line": {"udp_echo_port": udp_port},
         "consumer": consumer or None,
         "sites": [{"id": "dak-ang", "name": "Xã Đắk Ang"}],
+        **(sections or {}),
     })  # fmt: skip
 
 
@@ -145,7 +148,10 @@ class Rig:
         self.procs.append(proc)
         return proc.start() if start else proc
 
-    def hub(self, start: bool = True, mqtt: dict[str, Any] | None = None, **consumer: Any) -> Proc:
+    def hub(
+        self, start: bool = True, mqtt: dict[str, Any] | None = None,
+        sections: dict[str, dict[str, Any]] | None = None, **consumer: Any,
+    ) -> Proc:  # fmt: skip
         conf = self.tmp / "hub.toml"
         conf.write_text(
             hub_toml(
@@ -156,6 +162,7 @@ class Rig:
                 self.udp_port,
                 mqtt,
                 self.db_url,
+                sections,
                 **consumer,
             ),
             "utf-8",

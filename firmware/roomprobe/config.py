@@ -294,7 +294,10 @@ class HardwareConfig(_Section):
                 "audio": self.audio_pins, "system": self.system_pins}  # fmt: skip
 
 
-SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker")
+SIM_PROFILES = ("good", "slow-line", "flaky-lan", "broken-speaker", "dead-mic")
+#: Faults only the room model (audio.backend = "model") can show: the simple simulated
+#: backend measures the return signal, which a dead microphone does not change.
+MODEL_ONLY_PROFILES = ("dead-mic",)
 
 
 class SimulationConfig(_Section):
@@ -317,6 +320,14 @@ class ProbeConfig(_Section):
     simulation: SimulationConfig = SimulationConfig()
 
     _site_id = field_validator("site")(lambda v: topics.check_site_id(v))
+
+    @model_validator(mode="after")
+    def _profile_the_backend_can_show(self) -> ProbeConfig:
+        profile = self.simulation.profile
+        if profile in MODEL_ONLY_PROFILES and self.audio.backend == "simulated":
+            raise ValueError(f'simulation.profile = "{profile}" needs audio.backend = "model": '
+                             "only the room model has microphones to go dead")  # fmt: skip
+        return self
 
     @property
     def simulated(self) -> bool:

@@ -81,8 +81,16 @@ def test_values_given_override_defaults_and_keep_the_rest() -> None:
 
 @pytest.mark.parametrize("profile", config.SIM_PROFILES)
 def test_every_simulation_profile_is_accepted(profile: str) -> None:
-    cfg = config.parse(f'{MINIMAL}[simulation]\nprofile = "{profile}"\n')
+    cfg = config.parse(
+        f'{MINIMAL}[audio]\nbackend = "model"\n[simulation]\nprofile = "{profile}"\n'
+    )
     assert cfg.simulation.profile == profile
+
+
+def test_a_microphone_fault_needs_the_room_model() -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.parse(f'{MINIMAL}[simulation]\nprofile = "dead-mic"\n')
+    assert 'needs audio.backend = "model"' in str(exc.value)
 
 
 def test_config_is_frozen() -> None:

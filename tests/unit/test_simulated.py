@@ -49,7 +49,10 @@ def audio_tests(profile: str, seed: int | None) -> list[dict[str, Any]]:
 
 
 def test_the_simulator_knows_every_configurable_profile() -> None:
-    assert set(SIM_PROFILES) == {"good", "slow-line", "flaky-lan", "broken-speaker"}
+    assert set(SIM_PROFILES) == {"good", "slow-line", "flaky-lan", "broken-speaker", "dead-mic"}
+    from roomprobe.audio.modelled import PROFILE_FAULTS
+
+    assert set(PROFILE_FAULTS) == set(SIM_PROFILES)  # the room model knows each one too
     for profile in SIM_PROFILES:
         assert SimulationConfig(profile=profile).profile == profile
         assert SimulatedLine(profile, "dak-ang").profile == profile

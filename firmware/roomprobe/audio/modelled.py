@@ -31,12 +31,14 @@ from .sweep import Sweep
 from .watch import WatchSummary, summary_of
 
 #: Each simulation profile's room: the faults a district meets. The line profiles have a
-#: healthy audio chain; "broken-speaker" has one of its two loudspeakers dead.
+#: healthy audio chain; "broken-speaker" has one of its two loudspeakers dead, "dead-mic" its
+#: microphones (switched off, unplugged: they pick up nothing).
 PROFILE_FAULTS: dict[str, Faults] = {
     "good": Faults(),
     "slow-line": Faults(),
     "flaky-lan": Faults(),
     "broken-speaker": Faults(dead_speaker=1),
+    "dead-mic": Faults(dead_mic=True),
 }
 
 
