@@ -10,8 +10,15 @@ broken speaker side by side.
 The broker is the district's secure one: the demo runs ``roomhub pki init``
 and ``roomhub site add`` (the same code) into ``<workdir>/security``, so the
 probes and the hub connect over TLS with the district CA and their own
-accounts, under the ACL. A meeting is scheduled 40 minutes ahead, so the
-readiness board has something to show.
+accounts, under the ACL.
+
+The meeting workflow runs at demo speed: a meeting is scheduled 8 minutes
+ahead for every room, and the district's readiness lead times are 10 and 4
+minutes (``[meetings]`` in the hub's config, written into each probe's bundle
+as in a district). So each box checks its room at once (its first lead time
+has passed) and again 4 minutes before; the readiness board fills in within
+a minute, the quiet window holds the tones from a minute before the start,
+and the meeting's summary appears after it ends.
 """
 
 from __future__ import annotations
@@ -51,7 +58,13 @@ PROBES = {
     "dak-ang": "slow-line",
     "bo-y": "broken-speaker",
     "sa-loong": "flaky-lan",
+    "dak-duc": "dead-mic",
 }
+#: The demo's meeting: how far ahead and how long; the district's lead times and quiet window,
+#: shortened so the whole workflow plays out in a quarter of an hour.
+MEETING_IN = timedelta(minutes=8)
+MEETING_LASTS = timedelta(minutes=5)
+MEETINGS = {"readiness_lead_s": [600.0, 240.0], "meeting_guard_s": 60.0}
 
 
 def _port_free(port: int) -> bool:
@@ -76,6 +89,7 @@ def hub_config(broker_port: int, web_port: int, workdir: Path) -> str:
         "web": {"host": "127.0.0.1", "port": web_port},
         "line": {"udp_echo_port": 0},  # the demo's probes simulate their lines
         "security": {"dir": security, "broker_host": "localhost", "broker_port": broker_port},
+        "meetings": MEETINGS,
         "sites": [{"id": k, "name": v} for k, v in SITES.items()],
     })  # fmt: skip
 
@@ -92,15 +106,19 @@ def provision_fleet(cfg: config.HubConfig) -> provision.Layout:
 
 def probe_config(site: str, profile: str, broker_port: int, workdir: Path) -> str:
     bundle = provision.Layout(workdir / "security").bundle(site)
-    mqtt = tomllib.loads((bundle / "roomprobe.toml").read_text(encoding="utf-8"))["mqtt"]
+    given = tomllib.loads((bundle / "roomprobe.toml").read_text(encoding="utf-8"))
+    mqtt = given["mqtt"]
     # The bundle names where the files go on the box's data partition; here they stay put.
     mqtt |= {"password_file": bundle / "mqtt-password", "tls_ca": bundle / "district-ca.crt"}
+    # The district's lead times come with the bundle; a demo machine's clock may report
+    # itself unsynchronised, which would hold every test while meetings are scheduled.
+    daemon = given.get("daemon", {}) | {"heartbeat_s": 10, "trust_unsynced_clock": True}
     return tomlconfig.dumps({
         "site": site,
         "name": SITES[site],
         "mqtt": mqtt,
         "paths": {"state_dir": workdir / "probes" / site},
-        "daemon": {"heartbeat_s": 10},
+        "daemon": daemon,
         "net": {"interval_s": 20, "monitor_interval_s": 10},
         "audio": {"interval_s": 30, "backend": "model"},
         "simulation": {"profile": profile},
@@ -108,13 +126,13 @@ def probe_config(site: str, profile: str, broker_port: int, workdir: Path) -> st
 
 
 def schedule_meeting(web_port: int) -> str | None:
-    """A meeting 40 minutes ahead for every room, through the hub's API as people add one."""
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=40)
+    """The demo's meeting for every room, through the hub's API as people add one."""
+    start = datetime.now(UTC).replace(microsecond=0) + MEETING_IN
     body = json.dumps(
         {
             "title": "Họp giao ban trực tuyến (demo)",
             "start": start.isoformat(),
-            "end": (start + timedelta(hours=2)).isoformat(),
+            "end": (start + MEETING_LASTS).isoformat(),
             "sites": [],
         }
     ).encode()
@@ -184,7 +202,10 @@ def run_demo(workdir: Path, web_port: int = 8080) -> int:
             f"{len(PROBES)} simulated probes"
         )
         if meeting:
-            print(f"demo: meeting {meeting} scheduled in 40 minutes: see /readiness")
+            minutes = MEETING_IN.total_seconds() / 60
+            print(f"demo: meeting {meeting} in {minutes:g} minutes; the rooms check themselves "
+                  "now and 4 minutes before: watch /readiness fill in, then /meetings/"
+                  f"{meeting} after it ends")  # fmt: skip
         print(f"demo: dashboard  http://127.0.0.1:{web_port}/   (English: ?lang=en)")
         print(f"demo: API        http://127.0.0.1:{web_port}/api/sites")
         print(f"demo: logs in {workdir / 'logs'}; Ctrl-C stops everything")

@@ -70,6 +70,19 @@ def test_demo_runs_the_fleet_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert sites["bo-y"]["verdicts"]["audio"]["actor"] in (None, "room-audio")
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert "Xã Sa Loong" in page
+
+        def board_filled():
+            """The demo's meeting workflow: every room answers with its own readiness run."""
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/readiness", timeout=5) as r:
+                board = json.loads(r.read())
+            rooms = {x["site"]: x for x in board["rooms"] if x["source"] == "readiness"}
+            return board if set(rooms) >= set(demo.PROBES) else None
+
+        board = wait_for(board_filled, timeout=120, what="the readiness board to fill in")
+        states = {x["site"]: x["state"] for x in board["rooms"]}
+        assert states["plei-kan"] == "ready"
+        assert states["dak-ang"] == "not-ready" and states["dak-duc"] == "not-ready"
+        assert states["dak-kan"] == "unknown"  # no probe in that room: nobody can say
         assert len(spawned) >= 1 + 1 + len(demo.PROBES)  # broker, hub, probes
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
