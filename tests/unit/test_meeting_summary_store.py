@@ -300,7 +300,7 @@ def test_late_results_change_the_stored_summary(store: Store, summarizer: ms.Sum
     assert first["line"]["windows"] == 40
 
     # The line is back: the outbox delivers, hours later.
-    p.put([w for at, w in windows if cut[0] < at <= cut[1]], received=datetime.now(UTC))
+    p.put([w for at, w in windows if cut[0] < at <= cut[1]], received=NOW + MIN)
     assert summarizer.run_once(NOW + 2 * MIN) == [meeting_id]
     s = summary_of(store, meeting_id, NOW + 2 * MIN)
     assert s["computed_at"] == utc_iso(NOW + 2 * MIN)
