@@ -13,6 +13,7 @@ import logging
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -72,7 +73,8 @@ def add_meeting(hub: HubDep, title: str, start: datetime, end: datetime,
     with writer.connect() as conn:
         known = set(hub.names) | store.site_ids(conn)
     try:
-        meeting = schedule.add(writer, title, start, end, sites, known)
+        meeting = schedule.add(writer, title, start, end, sites, known,
+                               ZoneInfo(hub.cfg.web.timezone))  # fmt: skip
     except schedule.MeetingError as exc:
         raise HTTPException(400, str(exc)) from None
     return meeting, republish(hub)

@@ -256,8 +256,8 @@ def build_router(timezone: str) -> APIRouter:
 
         lang = _lang(lang)
         month, _, fmt = filename.partition(".")
-        if fmt not in ("pdf", "csv", "faults.csv"):
-            raise HTTPException(404, "reports come as .pdf, .csv or .faults.csv")
+        if fmt not in ("pdf", "csv", "faults.csv", "meetings.csv"):
+            raise HTTPException(404, "reports come as .pdf, .csv, .faults.csv or .meetings.csv")
         try:
             built = monthly.build(hub.cfg, hub.reader, monthly.parse_month(month))
         except ValueError as exc:
@@ -268,9 +268,11 @@ def build_router(timezone: str) -> APIRouter:
         elif fmt == "csv":
             body, media = report_pdf.render_csv(built, lang).encode(), "text/csv; charset=utf-8"
         else:
-            name = f"roomhub-faults-{month}-{lang}"
-            body = report_pdf.render_faults_csv(built, lang).encode()
-            media = "text/csv; charset=utf-8"
+            kind = fmt.split(".")[0]  # faults, meetings
+            name = f"roomhub-{kind}-{month}-{lang}"
+            render = report_pdf.render_faults_csv if kind == "faults" else (
+                report_pdf.render_meetings_csv)  # fmt: skip
+            body, media = render(built, lang).encode(), "text/csv; charset=utf-8"
         suffix = "pdf" if fmt == "pdf" else "csv"
         return Response(body, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="{name}.{suffix}"'})  # fmt: skip

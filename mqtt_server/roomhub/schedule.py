@@ -13,7 +13,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -81,10 +81,12 @@ def check(title: str, start: datetime, end: datetime, sites: list[str],
 
 
 def add(engine: Engine, title: str, start: datetime, end: datetime, sites: list[str],
-        known_sites: set[str] | None = None) -> Meeting:  # fmt: skip
+        known_sites: set[str] | None = None, zone: tzinfo = UTC) -> Meeting:  # fmt: skip
+    """Store a new meeting; its id carries the date people know it by, in ``zone`` (the
+    district's: a 06:30 meeting in Vietnam is still the previous day in UTC)."""
     check(title, start, end, sites, known_sites)
+    meeting_id = f"{start.astimezone(zone):%Y-%m-%d}-{_slug(title)}-{uuid.uuid4().hex[:6]}"
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    meeting_id = f"{start:%Y-%m-%d}-{_slug(title)}-{uuid.uuid4().hex[:6]}"
     meeting = Meeting(meeting_id, title.strip(), start, end, tuple(sites))
     with engine.begin() as conn:
         conn.execute(

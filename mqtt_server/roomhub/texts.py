@@ -56,6 +56,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "reports.month": ("Tháng", "Month"),
     "reports.current": ("tháng này, đến nay", "this month so far"),
     "reports.faults": ("Danh sách lỗi (CSV)", "Fault list (CSV)"),
+    "reports.meetings": ("Các cuộc họp (CSV)", "Meetings (CSV)"),
+    "meeting_light": ("Đèn cuộc họp trên hộp", "The box's meeting light"),
     "firmware": ("phần mềm", "firmware"),
     "commands": ("Lệnh cho thiết bị đo", "Commands to the probe"),
     "cmd.run_all": ("Kiểm tra ngay (đường truyền và âm thanh)", "Test now (line and audio)"),

@@ -193,6 +193,14 @@ def test_the_monthly_report_comes_from_the_console_and_the_dashboard(running: Ri
     assert pdf.headers["Content-Type"] == "application/pdf" and pdf.read(5) == b"%PDF-"
     page = get(rig, "/reports")
     assert f'data-month="{month}"' in page and "Báo cáo tháng" in page
+    assert f'href="/reports/{month}.meetings.csv?lang=vi"' in page
+    meetings = urllib.request.urlopen(f"{rig.web}/reports/{month}.meetings.csv?lang=en",
+                                      timeout=60)  # fmt: skip
+    assert f'filename="roomhub-meetings-{month}-en.csv"' in meetings.headers["Content-Disposition"]
+    from roomhub.report_pdf import MEETING_CSV_COLUMNS, _header
+
+    rows = list(csv.reader(io.StringIO(meetings.read().decode("utf-8-sig"))))
+    assert rows[0] == _header(MEETING_CSV_COLUMNS, "en")  # the English headings, on request
 
     for bad in ("2026-13", "November"):
         done = rig.roomhub("report", "--month", bad, "--out", str(out))

@@ -7,6 +7,7 @@ command runs as room staff or IT would type it, in its own process.
 from __future__ import annotations
 
 import json
+import urllib.request
 
 from rig import Rig, wait_for
 
@@ -41,6 +42,18 @@ def test_ready_prints_each_part_and_who_acts_and_exits_by_the_answer(rig: Rig):
     # The same run as the button's and the hub's: published, and counted on the board.
     (run,) = wait_for(lambda: readiness_results(rig, "dak-ang"), what="the published run")
     assert run["readiness"] == "not-ready"
+    # The room's page shows the box's meeting light as the room sees it.
+    def lit() -> str | None:
+        html = room_page(rig, "bo-y")
+        return html if 'id="meeting-light"' in html else None
+
+    page = wait_for(lit, what="the meeting light on the room page")
+    assert "The room is ready for the coming meeting (green, steady)" in page
+
+
+def room_page(rig: Rig, site: str) -> str:
+    with urllib.request.urlopen(f"{rig.web}/sites/{site}?lang=en", timeout=10) as resp:
+        return resp.read().decode()
 
 
 def test_ready_says_why_not_now_and_when_the_daemon_is_not_running(rig: Rig):

@@ -253,3 +253,18 @@ def test_a_message_the_database_refuses_is_set_aside_and_the_rest_stored(tmp_pat
         assert consumer.counts["quarantined"] == 1 and consumer.counts["stored"] == 3
     finally:
         consumer.store.close()
+
+
+def test_a_meetings_id_carries_the_districts_date_not_utcs(st: Store):
+    """A 06:30 meeting in Vietnam starts at 23:30 UTC the day before: people know it by theirs."""
+    from zoneinfo import ZoneInfo
+
+    from roomhub import schedule
+
+    hcm = ZoneInfo("Asia/Ho_Chi_Minh")
+    start = (datetime.now(hcm) + timedelta(days=2)).replace(hour=6, minute=30, second=0,
+                                                             microsecond=0)  # fmt: skip
+    m = schedule.add(st.engine, "Họp giao ban sáng", start, start + timedelta(hours=1), [], None,
+                     hcm)  # fmt: skip
+    assert m.id.startswith(f"{start:%Y-%m-%d}-hop-giao-ban-sang-")
+    assert m.start.tzinfo == UTC and f"{m.start:%Y-%m-%d}" != f"{start:%Y-%m-%d}"
