@@ -150,22 +150,23 @@ class Outbox:
             (key, value),
         )
 
-    def take_state(self, key: str) -> str | None:
-        """Read and delete one fact at once: a request another process left (roomprobe ready).
-
-        The read comes first and alone, so a poll with nothing to take writes nothing.
-        """
-        if self.get_state(key) is None:
-            return None
+    def take_states(self, prefix: str) -> list[tuple[str, str]]:
+        """Read and delete at once every fact whose key starts with ``prefix``: requests
+        other processes left (roomprobe ready). The read comes first and alone, so a poll
+        with nothing to take writes nothing to the SD card."""
+        pattern = prefix.replace("%", r"\%").replace("_", r"\_") + "%"
+        query = "SELECT key, value FROM state WHERE key LIKE ? ESCAPE '\\'"
+        if not self._db.execute(query + " LIMIT 1", (pattern,)).fetchone():
+            return []
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-            self._db.execute("DELETE FROM state WHERE key = ?", (key,))
+            rows = self._db.execute(query + " ORDER BY key", (pattern,)).fetchall()
+            self._db.executemany("DELETE FROM state WHERE key = ?", [(k,) for k, _ in rows])
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        return row[0] if row else None
+        return [(k, v) for k, v in rows]
 
     def rejected_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]
@@ -213,6 +214,15 @@ def write_state(path: Path | str, key: str, value: str) -> None:
             _SET_STATE,
             (key, value),
         )
+    finally:
+        db.close()
+
+
+def delete_state(path: Path | str, key: str) -> None:
+    """Remove one fact from another process (a request's answer, once read)."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        db.execute("DELETE FROM state WHERE key = ?", (key,))
     finally:
         db.close()
 

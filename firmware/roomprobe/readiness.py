@@ -55,11 +55,13 @@ def due(schedule: Schedule, now: datetime, lead_s: list[float], guard_s: float,
     return None
 
 
-def manual(schedule: Schedule, now: datetime, guard_s: float) -> Due:
-    """A run by hand (button, hub): for the next meeting if one is still to start, so the
-    board counts it for that meeting; before that meeting's quiet window."""
+def manual(schedule: Schedule, now: datetime, guard_s: float, within_s: float) -> Due:
+    """A run by hand (button, hub, box): for the next meeting if it starts within
+    ``within_s`` (the first lead time), so the board counts it for that meeting; before
+    that meeting's quiet window. A meeting days away gets its own runs nearer the time."""
     nxt = schedule.next(now)
-    meeting = nxt if nxt is not None and nxt.start > now else None
+    soon = nxt is not None and now < nxt.start <= now + timedelta(seconds=within_s)
+    meeting = nxt if soon else None
     deadline = quiet_from(meeting, guard_s) if meeting is not None else None
     return Due(f"manual@{now.timestamp():.0f}", meeting, None, deadline)
 

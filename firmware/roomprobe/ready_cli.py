@@ -25,7 +25,6 @@ from .tomlconfig import ConfigError, report
 EX_UNAVAILABLE = 69
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
-TAKE_WITHIN_S = 15.0  # the daemon looks for requests every second; a busy loop may be late
 POLL_S = 0.5
 
 
@@ -49,8 +48,17 @@ def cmd_ready(args: argparse.Namespace) -> int:
              "(systemctl status roomprobe).", sys.stderr)  # fmt: skip
         return EX_UNAVAILABLE
     request_id = local_requests.ask(db)
-    wait_s = args.wait if args.wait is not None else cfg.daemon.readiness_max_s + 30.0
-    answer = _wait_for(db, request_id, ("started", "refused", "done"), TAKE_WITHIN_S)
+    try:
+        return _ask_and_wait(db, request_id, args.wait if args.wait is not None
+                             else cfg.daemon.readiness_max_s + 30.0)  # fmt: skip
+    finally:
+        local_requests.forget(db, request_id)
+
+
+def _ask_and_wait(db: Path, request_id: str, wait_s: float) -> int:
+    # The daemon looks for requests every second; it drops one it could not take in time.
+    answer = _wait_for(db, request_id, ("started", "refused", "done"),
+                       local_requests.MAX_AGE_S + 2.0)  # fmt: skip
     if answer is None:
         _say("Chương trình kiểm tra không nhận yêu cầu. Thử lại sau; nếu vẫn vậy, báo cán bộ CNTT.",
              "The probe daemon did not take the request. Try again later; if it stays so, tell "
@@ -63,7 +71,13 @@ def cmd_ready(args: argparse.Namespace) -> int:
     if answer["state"] == "started":
         _say("Đang kiểm tra phòng họp: đường truyền, rồi âm thanh, rồi thiết bị…",
              "Checking the room: the line, then the audio, then the probe…")  # fmt: skip
-        answer = _wait_for(db, request_id, ("done",), wait_s)
+        answer = _wait_for(db, request_id, ("done",), wait_s, answer["instance"])
+        if answer == "restarted":
+            _say("Chương trình kiểm tra đã khởi động lại giữa chừng nên lần kiểm tra bị mất. "
+                 "Chạy lại lệnh roomprobe ready.",
+                 "The probe daemon restarted during the check, which was lost. Run "
+                 "roomprobe ready again.", sys.stderr)  # fmt: skip
+            return EX_TEMPFAIL
         if answer is None:
             _say(f"Chưa có kết quả sau {wait_s:.0f} giây. Xem lại bằng lệnh roomprobe doctor.",
                  f"No result after {wait_s:.0f} s. See roomprobe doctor later.",
@@ -72,13 +86,19 @@ def cmd_ready(args: argparse.Namespace) -> int:
     return _print_result(answer.get("result") or {})
 
 
-def _wait_for(db: Path, request_id: str, states: tuple[str, ...], within_s: float
-              ) -> dict[str, Any] | None:  # fmt: skip
+def _wait_for(db: Path, request_id: str, states: tuple[str, ...], within_s: float,
+              instance: str | None = None) -> Any:  # fmt: skip
+    """The answer in one of ``states``; None after ``within_s``; "restarted" when the daemon
+    that took the request (``instance``) is no longer the one running."""
     deadline = time.monotonic() + within_s
     while True:
         found = local_requests.answer_of(db, request_id)
         if found is not None and found.get("state") in states:
             return found
+        if instance is not None and (
+            local_requests.instance_of(db) != instance or not daemon_running(db.parent)
+        ):
+            return "restarted"
         if time.monotonic() >= deadline:
             return None
         time.sleep(POLL_S)

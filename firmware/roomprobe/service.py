@@ -66,7 +66,7 @@ class ReadyRun:
     source: str  # "schedule", "button", "hub" or "box" (roomprobe ready)
     started: float  # epoch seconds: verdicts newer than this are this run's
     started_mono: float
-    request_id: str | None = None  # a `roomprobe ready` waiting for this run's answer
+    request_ids: list[str] = field(default_factory=list)  # `roomprobe ready`s waiting on it
     # One test at a time: the line test first, then the audio chain's (the audio test waits
     # for a running line test, and would be counted as not tested).
     waiting: list[str] = field(default_factory=lambda: ["net", "audio"])
@@ -114,6 +114,10 @@ class ProbeService:
         self._ready_run: ReadyRun | None = None
         # The meeting light: the latest run's state, until its meeting ends (kept over reboots).
         self._shown_readiness = _load_shown(self.outbox.get_state("readiness_shown"))
+        # Named in every answer to `roomprobe ready`: a command waiting on a run learns when
+        # the daemon restarted (and the run was lost).
+        self.instance = str(uuid.uuid4())
+        self.outbox.set_state(local_requests.INSTANCE_KEY, self.instance)
         self._verdict_at: dict[str, float] = {}  # part -> epoch of its latest verdict
         self._line_deferred = False  # the last line test waited for a busy line to calm
         self.rejected = 0
@@ -518,27 +522,28 @@ class ProbeService:
         return True
 
     def _manual_run(self, source: str) -> ReadyRun:
-        due = readiness.manual(self.schedule, datetime.now(UTC), self.cfg.daemon.meeting_guard_s)
+        d = self.cfg.daemon
+        due = readiness.manual(self.schedule, datetime.now(UTC), d.meeting_guard_s,
+                               max(d.readiness_lead_s))  # fmt: skip
         return ReadyRun(due, source, time.time(), time.monotonic())
 
-    def _take_local_request(self) -> None:
+    def _take_local_requests(self) -> None:
         """`roomprobe ready` at the box: run now (rule 1 applies), or join the run under way."""
-        request_id = local_requests.take(self.outbox)
-        if request_id is None:
-            return
-        why = self.why_not_active()
-        if why is not None and self._ready_run is None:
-            log.info("roomprobe ready: no check now: %s", why)
-            local_requests.answer(self.outbox, request_id, "refused", code=why.code,
-                                  message=why.text())  # fmt: skip
-            return
-        if self._ready_run is None:
-            self._ready_run = self._manual_run("box")
-        self._ready_run.request_id = request_id
-        local_requests.answer(self.outbox, request_id, "started", source=self._ready_run.source)
+        for request_id in local_requests.take(self.outbox):
+            why = self.why_not_active()
+            if why is not None and self._ready_run is None:
+                log.info("roomprobe ready: no check now: %s", why)
+                local_requests.answer(self.outbox, request_id, self.instance, "refused",
+                                      code=why.code, message=why.text())  # fmt: skip
+                continue
+            if self._ready_run is None:
+                self._ready_run = self._manual_run("box")
+            self._ready_run.request_ids.append(request_id)
+            local_requests.answer(self.outbox, request_id, self.instance, "started",
+                                  source=self._ready_run.source)  # fmt: skip
 
     def _readiness_step(self, now: float) -> None:
-        self._take_local_request()
+        self._take_local_requests()
         run = self._ready_run
         if run is None:
             due = readiness.due(self.schedule, datetime.now(UTC), self.cfg.daemon.readiness_lead_s,
@@ -586,14 +591,15 @@ class ProbeService:
             parts={k: v.to_dict() for k, v in parts.items()},
         )  # fmt: skip
         log.info("readiness for meeting %s: %s (%s)", meeting_id, state, run.source)
-        if run.request_id is not None:
-            local_requests.answer(self.outbox, run.request_id, "done",
+        for request_id in run.request_ids:
+            local_requests.answer(self.outbox, request_id, self.instance, "done",
                                   result=self._last_results["readiness"])  # fmt: skip
         self._ready_run = None
         until = run.due.meeting.end.timestamp() if run.due.meeting else (
             time.time() + READINESS_SHOWN_S)  # fmt: skip
-        self._shown_readiness = (state, until)
-        self.outbox.set_state("readiness_shown", json.dumps({"state": state, "until": until}))
+        self._shown_readiness = (state, until, meeting_id)
+        self.outbox.set_state("readiness_shown", json.dumps({"state": state, "until": until,
+                                                             "meeting": meeting_id}))  # fmt: skip
         self._publish_status()  # and now.json: `roomprobe doctor` shows the run at once
         if run.due.lead_s is not None:
             self._readiness_done.add(run.due.key)
@@ -622,7 +628,7 @@ class ProbeService:
         """The readiness state the meeting light shows: the latest run's, until its meeting ends."""
         if self._shown_readiness is None:
             return None
-        state, until = self._shown_readiness
+        state, until, _ = self._shown_readiness
         return state if time.time() < until else None
 
     def _on_button(self, press: str) -> None:
@@ -766,6 +772,15 @@ class ProbeService:
             return
         mine = self.schedule.accept(payload)
         self.outbox.set_state("schedule", self.schedule.dumps(mine))  # known after a reboot
+        shown = self._shown_readiness
+        if (
+            shown is not None
+            and shown[2] is not None
+            and shown[2] not in {m.id for m in self.schedule.meetings}
+        ):
+            # Its meeting was removed or moved (a new id): the answer is about nothing now.
+            self._shown_readiness = None
+            self.outbox.set_state("readiness_shown", "")
         log.info("schedule: %d meetings for this room", len(mine))
 
     def _on_command(self, topic: str, raw: bytes) -> None:
@@ -846,12 +861,13 @@ class ProbeService:
         return False, "not_supported", "cmd.not_supported", {}, {}
 
 
-def _load_shown(raw: str | None) -> tuple[str, float] | None:
-    """The meeting light's kept state; None when there is none or it is damaged."""
+def _load_shown(raw: str | None) -> tuple[str, float, str | None] | None:
+    """The meeting light's kept state (state, until, meeting id); None: none or damaged."""
     try:
         kept = json.loads(raw) if raw else None
         if kept and kept["state"] in (readiness.READY, readiness.NOT_READY, readiness.UNKNOWN):
-            return str(kept["state"]), float(kept["until"])
+            meeting = kept.get("meeting")
+            return str(kept["state"]), float(kept["until"]), str(meeting) if meeting else None
     except (ValueError, KeyError, TypeError):
         pass
     return None

@@ -454,7 +454,7 @@ def judge(
             s = by_site.get(site) or SiteState(site, site)
             key = f"not-ready:{m.id}:{site}"
             # The board's answer (readiness.py), so the dashboard and the alert agree.
-            room = readiness.judge(_overview_row(s), now, m, hub.meetings.first_lead_s)
+            room = readiness.judge(_overview_row(s), now, m, hub.meetings)
             if room.state == readiness.READY or room.checking:
                 continue  # ready, or its run may still be under way: no alarm yet
             if site in held_sites and all(r.part == "connection" for r in room.reasons):

@@ -150,9 +150,7 @@ def build_router() -> APIRouter:
     @router.get("/readiness")
     def api_readiness(hub: HubDep, conn: DB) -> dict[str, Any]:
         now = datetime.now(UTC)
-        meeting, rows = readiness.next_meeting_board(
-            conn, hub.names, now, hub.cfg.meetings.first_lead_s
-        )
+        meeting, rows = readiness.next_meeting_board(conn, hub.names, now, hub.cfg.meetings)
         return {"meeting": meeting.item() if meeting else None,
                 "rooms": [asdict(r) | {"actors": r.actors} for r in rows]}  # fmt: skip
 

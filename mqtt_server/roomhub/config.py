@@ -301,11 +301,16 @@ class MeetingsConfig(_Section):
         _PROBE_DAEMON.meeting_guard_s, ge=0, le=7200,
         description="The probes' quiet window before and after each meeting (no active test)",
     )  # fmt: skip
+    readiness_max_s: float = Field(
+        _PROBE_DAEMON.readiness_max_s, ge=10, le=3600,
+        description="A probe's run publishes what it has after this long; until then the "
+        "board says 'checking', after it 'no check' (and alerts)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _as_a_probe_would(self) -> MeetingsConfig:
         # The probe's own rule (each lead before the quiet window), so a bundle never fails.
-        DaemonConfig(readiness_lead_s=self.readiness_lead_s, meeting_guard_s=self.meeting_guard_s)
+        DaemonConfig(**self.probe_settings())
         return self
 
     @property
@@ -314,7 +319,8 @@ class MeetingsConfig(_Section):
 
     def probe_settings(self) -> dict[str, Any]:
         return {"readiness_lead_s": list(self.readiness_lead_s),
-                "meeting_guard_s": self.meeting_guard_s}  # fmt: skip
+                "meeting_guard_s": self.meeting_guard_s,
+                "readiness_max_s": self.readiness_max_s}  # fmt: skip
 
 
 class HubConfig(_Section):

@@ -168,9 +168,7 @@ def build_router(timezone: str) -> APIRouter:
     def readiness_page(request: Request, hub: HubDep, conn: DB, lang: str = "vi") -> str:
         lang = _lang(lang)
         now = datetime.now(UTC)
-        meeting, rooms = readiness.next_meeting_board(
-            conn, hub.names, now, hub.cfg.meetings.first_lead_s
-        )
+        meeting, rooms = readiness.next_meeting_board(conn, hub.names, now, hub.cfg.meetings)
         states = (readiness.READY, readiness.NOT_READY, readiness.UNKNOWN)
         counts = {state: sum(r.state == state for r in rooms) for state in states}
         return render("readiness.html", request, hub, lang, "/readiness",

@@ -7,11 +7,13 @@ verdicts of its latest status. The rules, in order:
 - no status ever, or offline: **unknown** (we cannot see the room; the box's
   power or the commune's network is the first thing to check: district IT);
 - a status older than ``stale_after``: **unknown** (the probe stopped talking);
-- from the meeting's first readiness lead time on (``[meetings] readiness_lead_s``),
-  a room whose probe has not yet published a readiness run for this meeting and
-  whose status shows no fault: **unknown** ("checking" while a run can still be
-  under way, then "no check"): its status says nothing failed, not that the room
-  works; before that time the latest status stands in, as a preview;
+- from the meeting's first readiness lead time on (``[meetings] readiness_lead_s``;
+  from when the meeting was added, if later), a room whose probe has not yet
+  published a readiness run for this meeting and whose status shows no fault:
+  **unknown**, "checking" while a run can still be under way (``readiness_max_s``,
+  and never past the quiet window), then "no check": its status says nothing
+  failed, not that the room works. Before that time, and for a meeting added too
+  late for any run, the latest status stands in;
 - any part failing: **not ready**, with each failing part's reason and actor;
 - a part whose status is unknown (a test could not run yet): **unknown**;
 - otherwise **ready**; degraded parts are listed as warnings.
@@ -24,6 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from roomprobe.contract import parse_utc
+
+from .config import MeetingsConfig
 
 PARTS = ("network", "audio", "system")
 READY, NOT_READY, UNKNOWN = "ready", "not-ready", "unknown"
@@ -38,12 +42,10 @@ _OWN_REASONS: dict[str, tuple[str, str]] = {
         "Waiting for the room's readiness check",
     ),
     "no_check": (
-        "Phòng chưa gửi kết quả kiểm tra sẵn sàng cho cuộc họp này",
-        "The room has sent no readiness check for this meeting",
+        "Thiết bị đo của phòng chưa gửi kết quả kiểm tra sẵn sàng cho cuộc họp này",
+        "The room's probe has sent no readiness check for this meeting",
     ),
 }
-#: How long after a lead time a run may still be under way (the probes' readiness_max_s).
-CHECK_TAKES = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,11 @@ def _own(part: str, key: str, actor: str | None = "probe") -> Reason:
 
 
 def judge(site: dict[str, Any], now: datetime, meeting: Any | None = None,
-          first_lead_s: float | None = None,
+          rules: MeetingsConfig | None = None,
           stale_after: timedelta = timedelta(minutes=10)) -> Readiness:  # fmt: skip
     """Judge one row of store.sites_overview (with its latest results) at ``now``, for
-    ``meeting`` (a schedule.Meeting, or None: the room's state in general)."""
+    ``meeting`` (a schedule.Meeting, or None: the room's state in general), by the
+    district's readiness ``rules`` (None: no run is owed, the status stands in)."""
     meeting_id = meeting.id if meeting is not None else None
     base = {"site": site["site"], "name": site["name"]}
     if site["online"] is None:
@@ -114,30 +117,41 @@ def judge(site: dict[str, Any], now: datetime, meeting: Any | None = None,
         state, reasons = UNKNOWN, unknown
     else:
         state = READY
-    if state == READY and source == "status" and _run_expected(meeting, first_lead_s, now):
+    owed = owed_run(meeting, rules, now) if state == READY and source == "status" else None
+    if owed is not None:
         # A fault the status shows is a fault; its "all fine" is no proof: only a run is.
-        key = "checking" if now < meeting.start - timedelta(seconds=first_lead_s or 0) + (
-            CHECK_TAKES) else "no_check"  # fmt: skip
-        state, reasons = UNKNOWN, [_own("readiness", key)]
-        return Readiness(**base, state=state, reasons=reasons, warnings=warnings, source=source,
-                         checked_at=checked, checking=key == "checking")  # fmt: skip
+        # Nobody needs calling while the box may still be testing, nor for "no check" (the
+        # room's staff press the button, as for a part that could not be tested).
+        return Readiness(**base, state=UNKNOWN, reasons=[_own("readiness", owed, None)],
+                         warnings=warnings, source=source, checked_at=checked,
+                         checking=owed == "checking")  # fmt: skip
     return Readiness(**base, state=state, reasons=reasons, warnings=warnings, source=source,
                      checked_at=checked)  # fmt: skip
 
 
-def _run_expected(meeting: Any | None, first_lead_s: float | None, now: datetime) -> bool:
-    """From the meeting's first lead time to its end, the room owes a readiness run."""
-    if meeting is None or first_lead_s is None:
-        return False
-    return meeting.start - timedelta(seconds=first_lead_s) <= now < meeting.end
+def owed_run(meeting: Any | None, rules: MeetingsConfig | None, now: datetime) -> str | None:
+    """Does the room owe a readiness run for ``meeting`` now: "checking" (one may be under
+    way), "no_check" (it should have come), or None (not yet, not any more, or never: a
+    meeting added inside its own quiet window gets no run)."""
+    if meeting is None or rules is None or now >= meeting.end:
+        return None
+    quiet = meeting.start - timedelta(seconds=rules.meeting_guard_s)
+    begin = meeting.start - timedelta(seconds=rules.first_lead_s)
+    created = getattr(meeting, "created", None)
+    if created is not None and created > begin:
+        begin = created  # added late: the boxes check at once (their latest lead time)
+    if now < begin or begin >= quiet:
+        return None
+    by = min(begin + timedelta(seconds=rules.readiness_max_s), quiet)
+    return "checking" if now < by else "no_check"
 
 
 def board(sites: list[dict[str, Any]], meeting: Any | None, now: datetime,
-          first_lead_s: float | None = None) -> list[Readiness]:  # fmt: skip
+          rules: MeetingsConfig | None = None) -> list[Readiness]:  # fmt: skip
     """Every room the meeting concerns (all rooms without a meeting), not-ready first."""
     order = {NOT_READY: 0, UNKNOWN: 1, READY: 2}
     rows = [
-        judge(s, now, meeting, first_lead_s)
+        judge(s, now, meeting, rules)
         for s in sites
         if meeting is None or meeting.concerns(s["site"])
     ]
@@ -145,9 +159,9 @@ def board(sites: list[dict[str, Any]], meeting: Any | None, now: datetime,
 
 
 def next_meeting_board(conn: Any, names: dict[str, str], now: datetime,
-                       first_lead_s: float | None = None) -> tuple[Any, list]:  # fmt: skip
+                       rules: MeetingsConfig | None = None) -> tuple[Any, list]:  # fmt: skip
     """The next meeting (or None) and its rooms judged: what the page and the API show."""
     from . import schedule, store
 
     meeting = schedule.next_meeting(conn, now)
-    return meeting, board(store.sites_overview(conn, names), meeting, now, first_lead_s)
+    return meeting, board(store.sites_overview(conn, names), meeting, now, rules)

@@ -35,6 +35,7 @@ class Meeting:
     start: datetime
     end: datetime
     sites: tuple[str, ...]  # empty: every site
+    created: datetime | None = None  # when it was scheduled: the boxes check from then on
 
     def concerns(self, site: str) -> bool:
         return not self.sites or site in self.sites
@@ -46,8 +47,10 @@ class Meeting:
 
     @classmethod
     def of_row(cls, row: Any) -> Meeting:
+        created = row.get("created_at")  # a summary's copy of a meeting has none
         return cls(row["id"], row["title"], parse_utc(row["starts_at"]),
-                   parse_utc(row["ends_at"]), tuple(json.loads(row["sites"])))  # fmt: skip
+                   parse_utc(row["ends_at"]), tuple(json.loads(row["sites"])),
+                   parse_utc(created) if created else None)  # fmt: skip
 
 
 def _slug(title: str) -> str:
@@ -87,13 +90,13 @@ def add(engine: Engine, title: str, start: datetime, end: datetime, sites: list[
     check(title, start, end, sites, known_sites)
     meeting_id = f"{start.astimezone(zone):%Y-%m-%d}-{_slug(title)}-{uuid.uuid4().hex[:6]}"
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    meeting = Meeting(meeting_id, title.strip(), start, end, tuple(sites))
+    meeting = Meeting(meeting_id, title.strip(), start, end, tuple(sites), datetime.now(UTC))
     with engine.begin() as conn:
         conn.execute(
             text("INSERT INTO meetings (id, title, starts_at, ends_at, sites, created_at) "
                  "VALUES (:id, :title, :s, :e, :sites, :now)"),
             {"id": meeting.id, "title": meeting.title, "s": utc_iso(start), "e": utc_iso(end),
-             "sites": json.dumps(list(sites)), "now": utc_iso()},
+             "sites": json.dumps(list(sites)), "now": utc_iso(meeting.created)},
         )  # fmt: skip
     return meeting
 

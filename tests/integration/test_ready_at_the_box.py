@@ -42,6 +42,7 @@ def test_ready_prints_each_part_and_who_acts_and_exits_by_the_answer(rig: Rig):
     # The same run as the button's and the hub's: published, and counted on the board.
     (run,) = wait_for(lambda: readiness_results(rig, "dak-ang"), what="the published run")
     assert run["readiness"] == "not-ready"
+
     # The room's page shows the box's meeting light as the room sees it.
     def lit() -> str | None:
         html = room_page(rig, "bo-y")

@@ -206,7 +206,7 @@ def test_a_room_with_no_check_by_the_first_lead_time_is_unknown_whoever_its_stat
         c = found["not-ready:m1:dak-ang"]
         assert c.detail["state"] == "unknown", minutes_ahead
         assert c.detail["reasons"][0]["message"]["en"] == (
-            "The room has sent no readiness check for this meeting"
+            "The room's probe has sent no readiness check for this meeting"
         )
         assert c.detail["who"] == ["untested"]  # the room's staff: press the test button
     # A fault in the status is still a fault, with who acts on it.

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from roomhub import charts, readiness
+from roomhub.config import HubConfig
 from roomhub.schedule import Meeting
 from roomprobe.contract import utc_iso
 
@@ -65,12 +66,48 @@ def test_the_probes_readiness_run_for_this_meeting_is_preferred_to_its_status():
     other = readiness.judge(site(results={"readiness": run}), NOW, m2)
     assert other.state == readiness.READY and other.source == "status"  # a preview
     # From m2's first lead time on, the status's "all fine" is no answer for m2.
-    later = readiness.judge(site(results={"readiness": run}), NOW, m2, first_lead_s=2 * 3600 + 300)
+    later = readiness.judge(site(results={"readiness": run}), NOW, m2, rules(2 * 3600 + 300))
     assert later.state == readiness.UNKNOWN and later.reasons[0].part == "readiness"
-    assert later.actors == ["probe"] and later.checking  # within the first minutes: checking
-    late = readiness.judge(site(results={"readiness": run}), NOW, m2, first_lead_s=2 * 3600 + 1800)
+    assert later.actors == [] and later.checking  # the box may be testing: nobody to call
+    late = readiness.judge(site(results={"readiness": run}), NOW, m2, rules(2 * 3600 + 1800))
     assert late.state == readiness.UNKNOWN and not late.checking
-    assert late.reasons[0].message["en"] == "The room has sent no readiness check for this meeting"
+    assert late.reasons[0].message["en"] == (
+        "The room's probe has sent no readiness check for this meeting"
+    )
+
+
+def rules(first_lead_s: float, max_s: float = 900.0) -> HubConfig:
+    return HubConfig.model_validate({"hub_id": "hub", "meetings": {
+        "readiness_lead_s": [first_lead_s], "meeting_guard_s": 600.0,
+        "readiness_max_s": max_s}}).meetings  # fmt: skip
+
+
+def test_a_run_is_owed_from_the_first_lead_time_or_from_when_the_meeting_was_added():
+    """Checking lasts the probes' readiness_max_s and never past the quiet window."""
+    start = NOW + timedelta(minutes=30)
+    early = Meeting("m", "Họp", start, start + timedelta(hours=1), (), NOW - timedelta(days=1))
+    r = rules(3600.0)  # first lead: 60 min before, long past
+    assert readiness.owed_run(early, r, NOW) == "no_check"
+    # Added 30 min ahead, after its first lead time: the boxes check at once, give them time.
+    late = Meeting("m", "Họp", start, start + timedelta(hours=1), (), NOW - timedelta(minutes=1))
+    assert readiness.owed_run(late, r, NOW) == "checking"
+    assert readiness.owed_run(late, r, NOW + timedelta(minutes=15)) == "no_check"
+    # A run cannot start in the quiet window: checking ends there even with a long max.
+    assert readiness.owed_run(late, rules(3600.0, 3600.0), start - timedelta(minutes=11)) == (
+        "checking"
+    )
+    assert readiness.owed_run(late, rules(3600.0, 3600.0), start - timedelta(minutes=9)) == (
+        "no_check"
+    )
+    # Added inside its own quiet window: no run will come, the status stands in.
+    rushed = Meeting(
+        "m", "Họp", start, start + timedelta(hours=1), (), start - timedelta(minutes=5)
+    )
+    assert readiness.owed_run(rushed, r, start - timedelta(minutes=4)) is None
+    # Before the first lead time, and after the end: nothing owed.
+    assert readiness.owed_run(early, rules(600.0 + 60), NOW) is None
+    assert readiness.owed_run(early, r, start + timedelta(hours=2)) is None
+    assert readiness.owed_run(early, None, NOW) is None
 
 
 def test_the_board_keeps_the_meetings_rooms_not_ready_first():
