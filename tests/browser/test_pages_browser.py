@@ -16,6 +16,7 @@ import paho.mqtt.subscribe as mqtt_subscribe
 from fleet import Fleet, get_json
 from paho.mqtt.client import MQTTv5
 from pixels import decode_png
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
@@ -35,7 +36,9 @@ def submit(browser: Any, button: Any) -> None:
     """Click a form's button and wait for the page the redirect lands on."""
     old = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 30).until(staleness_of(old))
+    # While the page is being replaced chromedriver may answer with "Node ... does not belong
+    # to the document" instead of "stale": ask again, it is the same answer a moment later.
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(staleness_of(old))
     WebDriverWait(browser, 30).until(lambda b: b.execute_script(
         "return document.readyState") == "complete")  # fmt: skip
 
