@@ -251,3 +251,50 @@ def test_a_missing_ca_file_is_an_error_that_names_it(tmp_path: Path):
     with pytest.raises(OSError):
         cfg.tls_context()
     assert MqttConfig(host="127.0.0.1").tls_context() is None
+
+
+def test_a_revoked_site_can_connect_no_more_and_cannot_read_another_sites_results(
+    secure, clients
+):  # fmt: skip
+    """`roomhub site remove` deletes the account and reloads mosquitto (SIGHUP)."""
+    import os
+    import signal
+    import time
+
+    broker, _ = secure
+    assert broker.security is not None
+    passwd = broker.security.password_file
+    access.set_password(passwd, "sa-loong", "pw-sa-loong-4")
+    assert broker.proc is not None
+    os.kill(broker.proc.pid, signal.SIGHUP)  # mosquitto re-reads its files in its next loop
+    before = until_answer(lambda: clients("sa-loong", password="pw-sa-loong-4"), lambda r: r == 0)
+    # A site reads nothing of another's, whatever it subscribes to.
+    before.c.subscribe([("roomprobe/v1/bo-y/#", 1), ("roomprobe/v1/+/result/+", 1)])
+    hub = clients(access.HUB_USER)
+    hub.connect()
+    bo_y = clients("bo-y")
+    bo_y.connect()
+    assert bo_y.publish(topics.result("bo-y", "net")) == 0
+    time.sleep(0.5)
+    assert before.got == []
+    before.close()
+
+    access.remove_account(passwd, "sa-loong")
+    os.kill(broker.proc.pid, signal.SIGHUP)
+    until_answer(lambda: clients("sa-loong", password="pw-sa-loong-4"),
+                 lambda r: r in (BAD_CREDENTIALS, NOT_AUTHORIZED))  # fmt: skip
+
+
+def until_answer(make, wanted, timeout: float = 10.0) -> Client:
+    """Connect fresh clients until the broker's answer is the ``wanted`` one (or fail)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        client = make()
+        answer = client.connect()
+        if wanted(answer):
+            return client
+        client.close()
+        assert time.monotonic() < deadline, f"the broker still answers {answer}"
+        time.sleep(0.2)
