@@ -63,7 +63,6 @@ import json
 import logging
 import math
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -78,6 +77,7 @@ from roomprobe.contract import parse_utc, utc_iso
 from . import faults, notify, readiness, schedule
 from .config import AlertsConfig, HubConfig
 from .database import StoreError, open_engine
+from .rounds import Rounds
 from .texts import LABELS
 
 log = logging.getLogger(__name__)
@@ -695,10 +695,9 @@ class AlertWatcher:
         self.senders = senders if senders is not None else notify.senders(cfg.alerts)
         self.listening_since: datetime | None = None  # the first round's time
         self.last_round: str | None = None
-        self.last_error: str | None = None
         self._round = threading.Lock()  # the thread and a direct caller never overlap
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = Rounds("roomhub-alerts", lambda: self.run_once(datetime.now(UTC)),
+                              lambda: self.acfg.interval_s)  # fmt: skip
 
     # one round
 
@@ -896,37 +895,23 @@ class AlertWatcher:
         if not self.acfg.enabled:
             log.info("alerts are switched off ([alerts] enabled = false)")
             return self
-        if self._thread is not None:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="roomhub-alerts", daemon=True)
-        self._thread.start()
+        self._rounds.start()
         return self
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                self.run_once(datetime.now(UTC))
-                self.last_error = None
-            except Exception as exc:  # the store down, a bug: log, and try again next round
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.exception("alerts: the round failed")
-            self._stop.wait(max(0.0, self.acfg.interval_s - (time.monotonic() - began)))
+    @property
+    def last_error(self) -> str | None:
+        return self._rounds.last_error
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the thread (after the round it may be in); the engine stays the caller's."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._rounds.stop(timeout)
         if self.reader is not self.engine:
             self.reader.dispose()
 
     def state(self) -> dict[str, Any]:
         """For /api/health: whether it runs, its last round and its last error."""
         return {
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": self._rounds.running,
             "last_round": self.last_round,
             "last_error": self.last_error,
             "channels": [s.channel for s in self.senders],

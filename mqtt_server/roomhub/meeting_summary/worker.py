@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import Engine
 from roomprobe.contract import utc_iso
 
 from ..database import open_engine
+from ..rounds import Rounds
 from .compute import compute
 from .storage import due, save
 
@@ -41,11 +41,9 @@ class Summarizer:
         if engine.dialect.name == "sqlite":
             self.reader = open_engine(engine.url.render_as_string(hide_password=False), True)
         self.last_round: str | None = None
-        self.last_error: str | None = None
         self.computed = 0
         self._round = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = Rounds("roomhub-summaries", self.run_once, lambda: self.interval_s)
 
     def run_once(self, now: datetime | None = None) -> list[str]:
         """Compute and store what is due at ``now``; the ids of the meetings stored."""
@@ -67,37 +65,22 @@ class Summarizer:
         return [s["meeting"]["id"] for s in made]
 
     def start(self) -> Summarizer:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._loop, name="roomhub-summaries", daemon=True
-            )
-            self._thread.start()
+        self._rounds.start()
         return self
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                self.run_once()
-                self.last_error = None
-            except Exception as exc:  # the store away, a bug: log, and try again next round
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.exception("meeting summaries: the round failed")
-            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
+    @property
+    def last_error(self) -> str | None:
+        return self._rounds.last_error
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._rounds.stop(timeout)
         if self.reader is not self.engine:
             self.reader.dispose()
 
     def state(self) -> dict[str, Any]:
         """For /api/health."""
         return {
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": self._rounds.running,
             "last_round": self.last_round,
             "last_error": self.last_error,
             "computed": self.computed,
