@@ -17,6 +17,14 @@ import pytest
 from rig import Rig
 
 
+@pytest.fixture(scope="session")
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True with ``--long`` (or ROOMPROBE_LONG=1): the fault tests use their long sizes."""
+    import os
+
+    return bool(request.config.getoption("--long")) or os.environ.get("ROOMPROBE_LONG") == "1"
+
+
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
     r = Rig(tmp_path)
@@ -99,6 +107,13 @@ def district(tmp_path: Path) -> Path:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="run the long variants of the fault-injection and soak tests (issue 9): "
+        "more kills, a longer outage and soak; the default sizes keep scripts/test short",
+    )
     parser.addoption(
         "--image",
         metavar="IMG",

@@ -136,6 +136,10 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     print(f"  waiting to be sent: {counts['waiting']}")
     print(f"  refused by the broker: {counts['rejected']}")
     print(f"  last sequence number: {counts['last_seq']}")
+    bound = cfg.outbox.max_mb * 1e6
+    print(f"  payload bytes waiting: {counts['waiting_bytes']:,} of {bound:,.0f} "
+          f"({100 * counts['waiting_bytes'] / bound:.1f} % of outbox.max_mb)")  # fmt: skip
+    print(f"  dropped, oldest first, because the outbox was full: {counts['dropped']}")
     return 0
 
 

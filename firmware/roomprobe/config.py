@@ -80,6 +80,19 @@ class DaemonConfig(_Section):
         return self
 
 
+class OutboxConfig(_Section):
+    max_mb: float = Field(
+        64.0, ge=0.01, le=100000,
+        description="Bound on the results waiting in the outbox (MB of payload). A broker "
+        "outage longer than this holds drops the oldest first, counted and reported to the "
+        "hub; 64 MB holds about a month of the default schedule",
+    )  # fmt: skip
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1_000_000)
+
+
 class Thresholds(_Section):
     download_mbps: float = Field(50.0, gt=0, description="The district's line requirement")
     upload_mbps: float = Field(50.0, gt=0)
@@ -312,6 +325,7 @@ class ProbeConfig(_Section):
     name: str = Field("", max_length=200, description="The room's name for people")
     mqtt: MqttConfig = MqttConfig()
     paths: PathsConfig = PathsConfig()
+    outbox: OutboxConfig = OutboxConfig()
     daemon: DaemonConfig = DaemonConfig()
     thresholds: Thresholds = Thresholds()
     net: NetConfig = NetConfig()

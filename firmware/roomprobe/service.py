@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, host, local_requests, readiness, supervisor, verdicts
+from . import __version__, host, local_requests, readiness, remote_config, supervisor, verdicts
 from . import outbox as outbox_mod
 from .atomic import write_atomic
 from .config import NetConfig, ProbeConfig
@@ -41,7 +41,7 @@ from .line.speedtest_cli import SpeedtestError
 from .line.worker import Deferred, LineJob
 from .link import BrokerLink
 from .meetings import Meeting, Quiet, Schedule, why_no_active_tests
-from .outbox import Outbox
+from .outbox import Dropped, Outbox, StorageError
 from .simulated import SimulatedAudio, SimulatedLine
 from .texts import text
 
@@ -96,14 +96,19 @@ class ProbeService:
     """The daemon's state and its main loop."""
 
     def __init__(self, cfg: ProbeConfig, config_problems: list[str] | None = None):
+        # The box's own config (its file, or the last good copy) with the hub's set-config
+        # settings, kept in the state folder, laid over it (roomprobe.remote_config).
+        self.file_cfg = cfg
+        cfg, self.hub_settings, self._hub_problems = remote_config.at_start(cfg)
         self.cfg = cfg
-        self.config_problems = config_problems or []
+        self.config_problems = (config_problems or []) + self._hub_problems
         self.stop_event = threading.Event()
         self.started = time.monotonic()
         self.stamp = Stamp(cfg.site, host.boot_id(), host.clock_synced)
         state_dir = Path(cfg.paths.state_dir)
         self._lock = _lock_folder(state_dir)
-        self.outbox = Outbox(state_dir / OUTBOX_FILE, self.stamp.boot_id)
+        self.outbox = Outbox(state_dir / OUTBOX_FILE, self.stamp.boot_id,
+                             cfg.outbox.max_bytes)  # fmt: skip
         self.line = SimulatedLine(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
         self.audio = SimulatedAudio(cfg.simulation.profile, cfg.site, cfg.simulation.seed)
         # Survives restarts and power cuts: a reboot mid-meeting must not start a test tone.
@@ -117,7 +122,13 @@ class ProbeService:
         # Named in every answer to `roomprobe ready`: a command waiting on a run learns when
         # the daemon restarted (and the run was lost).
         self.instance = str(uuid.uuid4())
-        self.outbox.set_state(local_requests.INSTANCE_KEY, self.instance)
+        # A full disk: what failed, and how many results and events could not be kept.
+        self._storage_fault: str | None = None
+        self._not_kept = 0
+        try:
+            self.outbox.set_state(local_requests.INSTANCE_KEY, self.instance)
+        except StorageError as exc:
+            self._storage_fault = str(exc)  # started on a full disk: shown, not fatal
         self._verdict_at: dict[str, float] = {}  # part -> epoch of its latest verdict
         self._line_deferred = False  # the last line test waited for a busy line to calm
         self.rejected = 0
@@ -202,7 +213,12 @@ class ProbeService:
         supervisor.notify("READY=1")
         try:
             while not self.stop_event.is_set():
-                self.tick()
+                try:
+                    self.tick()
+                except StorageError as exc:
+                    # A state write on a full card: shown on the system light, retried by
+                    # the next tick; what is not in the outbox is counted in _keep.
+                    self._storage_failed(exc)
         finally:
             self.shutdown()
 
@@ -481,7 +497,7 @@ class ProbeService:
             "metrics": metrics,
             **{k: extra[k] for k in ("components", "parts", "meeting_id") if k in extra},
         }
-        self.outbox.put(
+        self._keep(
             topics.result(self.cfg.site, kind),
             lambda seq: self.stamp.envelope(
                 f"roomprobe.result.{kind}", seq,
@@ -503,6 +519,11 @@ class ProbeService:
             self._publish_status()
 
     def _system_verdict(self) -> verdicts.Verdict:
+        if self._storage_fault is not None:
+            return verdicts.make("system", "fail", "system.disk_full", "probe")
+        if self.outbox.has_unreported_drops:
+            dropped = self.outbox.dropped_unreported().count
+            return verdicts.make("system", "degraded", "system.outbox_full", "probe", value=dropped)
         if self.config_problems:
             return verdicts.make("system", "degraded", "system.config_rejected", "probe")
         if self.rejected:
@@ -660,6 +681,7 @@ class ProbeService:
             meeting_mode=self.meeting_mode,
             simulated=self.cfg.simulated,
             outbox_pending=self.outbox.count(),
+            outbox_dropped=self.outbox.dropped_total(),
             verdicts={k: v.to_dict() for k, v in self.current.items()},
             leds={k: v.key for k, v in self._leds().items()},
         )  # fmt: skip
@@ -695,10 +717,75 @@ class ProbeService:
 
     # -- outbox ---------------------------------------------------------------------------
 
+    def _keep(self, topic: str, build: Any) -> None:
+        """Commit one message to the outbox; on a full or failing disk, count it and say so.
+
+        A result that cannot be written cannot be sent durably either: it is counted
+        (status, and the event when space returns) rather than crashing the daemon into
+        a restart loop that would measure nothing at all.
+        """
+        dropping = self.outbox.has_unreported_drops
+        try:
+            self.outbox.put(topic, build)
+        except StorageError as exc:
+            self._not_kept += 1
+            self._storage_failed(exc)
+            return
+        if self._storage_fault is not None:
+            self._storage_recovered()
+        elif self.outbox.has_unreported_drops and not dropping:
+            log.warning("outbox full (%.2f MB): dropping the oldest results",
+                        self.cfg.outbox.max_mb)  # fmt: skip
+            self._set_verdict("system", self._system_verdict())
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        if self._storage_fault is None:
+            log.error("cannot write to %s: %s; results are not kept until space returns",
+                      self.outbox.path, exc)  # fmt: skip
+            self._storage_fault = str(exc)
+            self._set_verdict("system", self._system_verdict())
+
+    def _storage_recovered(self) -> None:
+        """The outbox took a write again: clear the fault and tell the hub what was missed."""
+        fault, self._storage_fault = self._storage_fault, None
+        log.warning("the outbox is writable again (after: %s); %d messages were not kept",
+                    fault, self._not_kept)  # fmt: skip
+        self._set_verdict("system", self._system_verdict())
+        not_kept, self._not_kept = self._not_kept, 0
+        self._event(
+            "fault_cleared",
+            "event.disk_full_cleared",
+            {"cleared": "system.disk_full", "not_kept": not_kept},
+            not_kept=not_kept,
+        )
+
+    def _report_drops(self) -> None:
+        """Once the broker is back, tell the hub which sequence numbers the bound dropped."""
+
+        def build(seq: int, dropped: Dropped) -> dict[str, Any]:
+            return self.stamp.envelope(
+                "roomprobe.event", seq, event="outbox_dropped",
+                message=text("event.outbox_dropped", count=dropped.count,
+                             mb=self.cfg.outbox.max_mb),
+                details=dropped.to_details(),
+            )  # fmt: skip
+
+        try:
+            report = self.outbox.put_drop_report(topics.event(self.cfg.site), build)
+        except StorageError as exc:
+            self._storage_failed(exc)
+            return
+        if report is not None:
+            log.warning("outbox: %d results were dropped while the broker was away (reported)",
+                        report["details"]["count"])  # fmt: skip
+            self._set_verdict("system", self._system_verdict())
+
     def _pump(self) -> None:
         room = self.cfg.mqtt.inflight - len(self._inflight)
         if not self.link.connected or room <= 0 or time.monotonic() < self._hold_until:
             return
+        if self.outbox.has_unreported_drops:
+            self._report_drops()
         for row in self.outbox.pending(room, skip=self._inflight.values()):
             mid = self.link.publish(row.topic, row.payload, qos=1)
             if mid is None:
@@ -744,7 +831,7 @@ class ProbeService:
     ) -> None:  # fmt: skip
         """A durable event; ``message`` when the text is already filled (a verdict's)."""
         msg = message if message is not None else text(reason, **values)
-        self.outbox.put(
+        self._keep(
             topics.event(self.cfg.site),
             lambda seq: self.stamp.envelope(
                 "roomprobe.event", seq, event=event, message=msg, details=details
@@ -813,7 +900,7 @@ class ProbeService:
         self, request_id: str, command: str, ok: bool, error: str | None, reason: str,
         values: dict[str, Any], result: dict[str, Any],
     ) -> None:  # fmt: skip
-        self.outbox.put(
+        self._keep(
             topics.cmd_reply(self.cfg.site),
             lambda seq: self.stamp.envelope(
                 "roomprobe.cmd-reply", seq,
@@ -858,7 +945,63 @@ class ProbeService:
                 started = self.start_readiness("hub")
                 return True, None, "cmd.accepted", {}, {"readiness_run": "started" if started
                                                          else "already running"}  # fmt: skip
+            case "set-config":
+                return self._set_config(args, cmd["msg_id"])
         return False, "not_supported", "cmd.not_supported", {}, {}
+
+    def _set_config(
+        self, args: Any, request_id: str
+    ) -> tuple[bool, str | None, str, dict[str, Any], dict[str, Any]]:
+        """Check a partial config from the hub, keep it on the card, then run with it.
+
+        Rule 3: a refusal changes nothing, and the settings are written (atomically,
+        synced) before they are applied, so a power cut leaves the last good ones.
+        """
+        checked = remote_config.change(self.file_cfg, self.cfg, self.hub_settings, args)
+        if isinstance(checked, remote_config.Refusal):
+            result = checked.result()  # its problems bounded, for the log as for the reply
+            log.warning("set-config refused: %s", "; ".join(result["problems"]))
+            return False, checked.error, checked.reason, checked.values, result
+        if checked.settings != self.hub_settings or self._hub_problems:
+            try:
+                remote_config.keep(self.cfg.paths.state_dir, checked.settings, request_id)
+            except OSError as exc:
+                log.error("set-config not kept: %s", exc)
+                return False, "not_saved", "cmd.config_not_saved", {"problem": str(exc)}, {}
+        self.hub_settings = checked.settings
+        if self._hub_problems:  # the kept settings that did not fit are replaced now
+            self.config_problems = [p for p in self.config_problems
+                                    if p not in self._hub_problems]  # fmt: skip
+            self._hub_problems = []
+            self._set_verdict("system", self._system_verdict())
+        if not checked.changed:
+            return True, None, "cmd.config_unchanged", {}, checked.result()
+        self.take_config(checked.cfg)
+        log.info("set-config applied: %s", checked.summary()["en"])
+        self._event("config_applied", "event.config_applied",
+                    {"source": "hub", "request_id": request_id, **checked.result()},
+                    changes=checked.summary())  # fmt: skip
+        return True, None, "cmd.config_applied", {"changes": checked.summary()}, checked.result()
+
+    def take_config(self, new: ProbeConfig) -> None:
+        """Run with ``new`` from now on; it differs only in keys the hub may change.
+
+        Those keys are read as the daemon runs, except where a part holds its own
+        copy (the data budget, the audio probe): those copies are replaced. A
+        shorter interval counts from now, not from the last test.
+        """
+        self.cfg = new
+        now = time.monotonic()
+        for kind, interval in (("net", new.net.interval_s), ("audio", new.audio.interval_s),
+                               ("monitor", new.net.monitor_interval_s)):  # fmt: skip
+            self._due[kind] = min(self._due[kind], now + interval)
+        self._next_heartbeat = min(self._next_heartbeat, now + new.daemon.heartbeat_s)
+        self.budget.day_limit_mb = new.net.daily_budget_mb
+        self.budget.month_limit_mb = new.net.monthly_budget_mb
+        if self.audio_probe is not None:
+            self.audio_probe.cfg, self.audio_probe.thresholds = new.audio, new.thresholds
+        if self.audio_model is not None:
+            self.audio_model.thresholds = new.thresholds
 
 
 def _load_shown(raw: str | None) -> tuple[str, float, str | None] | None:

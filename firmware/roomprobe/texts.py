@@ -238,8 +238,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Máy chủ từ chối {value:.0f} kết quả. Báo cán bộ CNTT",
         "The hub's broker refused {value:.0f} results. Tell IT staff",
     ),
+    "system.disk_full": (
+        "Thẻ nhớ của thiết bị đầy hoặc hỏng, kết quả đo không được lưu. Báo cán bộ CNTT",
+        "The probe's SD card is full or failing; results are not being kept. Tell IT staff",
+    ),
+    "system.outbox_full": (
+        "Mất kết nối máy chủ quá lâu, thiết bị đã bỏ {value:.0f} kết quả cũ nhất. Báo cán bộ CNTT",
+        "The hub has been unreachable too long: the probe dropped its {value:.0f} oldest "
+        "results. Tell IT staff",
+    ),
     # events
     "event.started": ("Thiết bị đã khởi động", "The probe has started"),
+    "event.outbox_dropped": (
+        "Trong lúc mất kết nối máy chủ, hàng đợi kết quả đã đầy ({mb:g} MB) nên thiết bị đã bỏ "
+        "{count} kết quả cũ nhất",
+        "While the hub was unreachable the probe's queue of results filled up ({mb:g} MB), so "
+        "it dropped its {count} oldest results",
+    ),
+    "event.disk_full_cleared": (
+        "Thẻ nhớ ghi được trở lại; {not_kept} kết quả trong lúc đầy không được lưu",
+        "The SD card takes writes again; {not_kept} results from while it was full were not kept",
+    ),
     "event.meeting_mode_on": ("Đã bật chế độ đang họp", "Meeting mode switched on"),
     "event.meeting_mode_off": ("Đã tắt chế độ đang họp", "Meeting mode switched off"),
     "event.button_test": (
@@ -290,6 +309,46 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cmd.not_supported": (
         "Thiết bị chưa hỗ trợ lệnh này",
         "This probe's firmware does not support this command yet",
+    ),
+    # set-config (roomprobe.remote_config): what the hub may change, and why not the rest
+    "cmd.config_applied": (
+        "Đã áp dụng cấu hình mới và lưu trên thiết bị: {changes}",
+        "New configuration applied and kept on the box: {changes}",
+    ),
+    "cmd.config_unchanged": (
+        "Đã lưu; cấu hình đang chạy không đổi vì các giá trị này đang được dùng",
+        "Kept; the running configuration did not change: these values are already in use",
+    ),
+    "cmd.config_forbidden": (
+        "Không áp dụng, thiết bị giữ cấu hình cũ: {problems}",
+        "Not applied; the probe keeps its last good configuration: {problems}",
+    ),
+    "cmd.config_rejected": (
+        "Cấu hình mới có lỗi nên không áp dụng, thiết bị giữ cấu hình cũ. "
+        "Chi tiết (tiếng Anh) cho cán bộ CNTT: {problems}",
+        "The new configuration has errors and was not applied; the probe keeps its last good "
+        "configuration: {problems}",
+    ),
+    "cmd.config_not_saved": (
+        "Không lưu được cấu hình mới trên thiết bị nên không áp dụng ({problem}). Báo cán bộ CNTT",
+        "The new configuration could not be kept on the box, so it was not applied "
+        "({problem}). Tell IT staff",
+    ),
+    "cmd.config_cuts_off": (
+        "không đổi được {key} từ máy chủ: đặt sai sẽ làm thiết bị mất kết nối; "
+        "hãy đổi trên thiết bị",
+        "{key} cannot be changed from the hub: a wrong value would cut the box off; "
+        "change it on the box",
+    ),
+    "cmd.config_box_only": (
+        "không đổi được {key} từ máy chủ: đây là cài đặt riêng của thiết bị (phần cứng, "
+        "dây nối, mạng, cách đo); hãy đổi trên thiết bị",
+        "{key} cannot be changed from the hub: it belongs to the box's own setup (hardware, "
+        "wiring, network, how it measures); change it on the box",
+    ),
+    "event.config_applied": (
+        "Máy chủ đã đổi cấu hình của thiết bị: {changes}",
+        "The hub changed the probe's configuration: {changes}",
     ),
 }
 

@@ -244,15 +244,68 @@ def _print_reply(state: dict, wait: float) -> int:
     print(f"{reply['message']['vi']}\n{reply['message']['en']}")
     for kind, status in (reply.get("result") or {}).get("verdicts", {}).items():
         print(f"  {kind}: {status}")
+    for problem in (reply.get("result") or {}).get("problems", []):  # set-config: every one
+        print(f"  - {problem}")
     return 0 if reply["ok"] else 1
 
 
+def set_config_args(pairs: list[str], reset: bool) -> dict:
+    """``set-config``'s args from ``table.key=value`` words, as district IT types them.
+
+    A value is read as JSON when it is JSON (40, 0.5, true, [3600, 1200], null: the
+    box's own value again) and as text otherwise (off); the probe judges names and
+    values, so what it refuses is refused in one place, with the same words.
+    Raises ValueError with a sentence for words that are no setting at all.
+    """
+    import json
+
+    def no_constant(name: str) -> None:
+        raise ValueError(f"{name} is not a setting")
+
+    config: dict = {}
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        parts = key.split(".")
+        if not eq or not key or len(parts) > 2 or not all(parts) or key != key.strip():
+            raise ValueError(f"{pair!r} is not table.key=value (e.g. thresholds.download_mbps=40)")
+        if not raw:
+            raise ValueError(f"{pair!r} has no value (null gives the key back to the box's file)")
+        try:
+            value = json.loads(raw, parse_constant=no_constant)
+        except json.JSONDecodeError:
+            value = raw  # a word: off, speedtest.net
+        except ValueError as exc:
+            raise ValueError(f"{pair!r}: {exc}") from None
+        table = parts[0]
+        if len(parts) == 1:
+            if table in config:
+                raise ValueError(f"{table} is given twice")
+            config[table] = value
+        else:
+            into = config.setdefault(table, {})
+            if not isinstance(into, dict) or parts[1] in into:
+                raise ValueError(f"{key} is given twice (or with its whole table)")
+            into[parts[1]] = value
+    if not config and not reset:
+        raise ValueError("nothing to set: give table.key=value words, or --reset")
+    return {**({"config": config} if config else {}), **({"reset": True} if reset else {})}
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
+    if args.probe_command == "set-config":
+        try:
+            args.cmd_args = set_config_args(args.settings, args.reset)
+        except ValueError as exc:
+            print(f"roomhub: set-config: {exc}", file=sys.stderr)
+            return EX_USAGE
+
     def step(cfg, hubclient) -> int:
         if args.probe_command == "run-test":
             command, cmd_args = "run-test", {"tests": args.tests}
         elif args.probe_command == "ready":
             command, cmd_args = "ready", {}
+        elif args.probe_command == "set-config":
+            command, cmd_args = "set-config", args.cmd_args
         else:
             command, cmd_args = "meeting-mode", {"on": args.state == "on"}
         sent = hubclient.call(cfg, "POST", f"/api/sites/{args.site}/commands",
@@ -485,6 +538,25 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("site", type=_site_id, help="the site id")
     p.add_argument("state", choices=["on", "off"])
+    p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the reply")
+    p.set_defaults(func=cmd_probe)
+    p = probe_sub.add_parser(
+        "set-config",
+        help="change a room's thresholds, test intervals, data budget or meeting timing; the "
+        "probe checks, keeps and applies it, or refuses naming the key (docs/operators/"
+        "dashboard.md)",
+    )
+    with_config(p)
+    p.add_argument("site", type=_site_id, help="the site id")
+    p.add_argument(
+        "settings", nargs="*", metavar="TABLE.KEY=VALUE",
+        help="e.g. thresholds.download_mbps=40 net.interval_s=900; VALUE is JSON (40, true, "
+        "[3600, 1200]) or a word (off); null: the box's own value",
+    )  # fmt: skip
+    p.add_argument(
+        "--reset", action="store_true",
+        help="drop every setting the hub made first: the box's own file again",
+    )  # fmt: skip
     p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the reply")
     p.set_defaults(func=cmd_probe)
 

@@ -23,6 +23,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "speed": ("Tải xuống / tải lên", "Download / upload"),
     "mos": ("Chất lượng cuộc gọi (MOS)", "Call quality (MOS)"),
     "missing": ("Kết quả bị thiếu", "Missing results"),
+    "dropped_on_probe": (
+        "thiết bị đã bỏ vì hàng đợi đầy khi mất kết nối lâu",
+        "dropped by the probe, its queue full during a long outage",
+    ),
     "simulated": ("mô phỏng", "simulated"),
     "meeting_mode": ("chế độ đang họp", "meeting mode"),
     "quarantine": ("Tin nhắn bị cách ly", "Quarantined messages"),

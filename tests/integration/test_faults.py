@@ -44,7 +44,7 @@ def test_hub_keeps_consuming_after_its_database_was_locked_for_a_while(rig: Rig)
     )
     assert consumer["store_errors"] > 0, consumer  # the lock was felt, and survived
     probe.stop()
-    from test_delivery import assert_exactly_once, outbox_state
+    from delivery_checks import assert_exactly_once, outbox_state
 
     last, waiting = outbox_state(rig.tmp / "state" / "dak-ang")
     wait_for(lambda: rig.stored() >= last - len(waiting), what="the hub to catch up")

@@ -32,7 +32,10 @@ def test_inspect_counts_without_writing(tmp_path):
     box.reject(rows[0].id, "Not authorized")
     box.close()
     before = path.read_bytes()
-    assert outbox.inspect(path) == {"waiting": 2, "rejected": 1, "last_seq": 3}
+    counts = outbox.inspect(path)
+    waiting_bytes = sum(len(r.payload) for r in rows[1:])
+    assert counts == {"waiting": 2, "rejected": 1, "last_seq": 3,
+                      "waiting_bytes": waiting_bytes, "dropped": 0}  # fmt: skip
     assert path.read_bytes() == before
 
 
@@ -60,5 +63,6 @@ def test_outbox_command_reports_and_requeues(tmp_path):
     run = [sys.executable, "-m", "roomprobe.cli", "outbox", "--config", str(conf)]
     out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
     assert "waiting to be sent: 1" in out and "refused by the broker: 1" in out
+    assert "dropped, oldest first, because the outbox was full: 0" in out
     out = subprocess.run([*run, "--requeue-rejected"], capture_output=True, text=True).stdout
     assert "1 refused messages put back" in out and "waiting to be sent: 2" in out

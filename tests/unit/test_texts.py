@@ -29,9 +29,15 @@ DOCUMENTED_VALUES = {
     "problem": "on: true|false",
     "used": 1990.0,
     "band": 2500.0,
+    "count": 120,
+    "mb": 64.0,
+    "not_kept": 3,
     "meeting": "Giao ban 1/12",  # a title: any text (ASCII here, for the check below)
     # A refusal's reason: a {vi, en} text, each language's sentence takes its own.
     "why": {"vi": "đang bật chế độ đang họp", "en": "meeting mode is on"},
+    # set-config (remote_config): a key, and what changed ({vi, en}: the arrow differs)
+    "key": "thresholds.download_mbps",
+    "changes": {"vi": "rtt_ms: 100 → 80", "en": "rtt_ms: 100 -> 80"},
 }
 # Codes whose callers pass values (verdicts.py, service.py), and what they pass.
 EXPECTED_FIELDS = {
@@ -45,6 +51,9 @@ EXPECTED_FIELDS = {
     "audio.distortion": {"value", "limit"},
     "audio.noise_high": {"value", "limit"},
     "system.outbox_rejected": {"value"},
+    "system.outbox_full": {"value"},
+    "event.outbox_dropped": {"count", "mb"},
+    "event.disk_full_cleared": {"not_kept"},
     "event.config_rejected": {"problems"},
     "cmd.bad_args": {"problem"},
     "cmd.not_now": {"why"},
@@ -52,6 +61,13 @@ EXPECTED_FIELDS = {
     "quiet.meeting_scheduled": {"meeting"},
     "quiet.state_unreadable": {"problem"},
     "cmd.bad_command": {"problem"},
+    "cmd.config_applied": {"changes"},
+    "event.config_applied": {"changes"},
+    "cmd.config_forbidden": {"problems"},
+    "cmd.config_rejected": {"problems"},
+    "cmd.config_not_saved": {"problem"},
+    "cmd.config_cuts_off": {"key"},
+    "cmd.config_box_only": {"key"},
     "net.probe_interface_slow": {"value", "limit"},
     "net.probe_cpu_limited": {"value"},
     "net.test_failed": {"problem"},
