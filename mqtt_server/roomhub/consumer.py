@@ -43,7 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from roomprobe.contract import ContractError, decode, topics
+from roomprobe.contract import ContractError, decode, topics, utc_iso
 
 from .config import HubConfig
 from .database import StoreError, url_for
@@ -76,6 +76,9 @@ class Consumer:
                            quarantine_keep_bytes=cfg.consumer.max_payload_bytes)  # fmt: skip
         # received, stored, duplicate, quarantined, store_errors, batches, pruned
         self.counts: Counter[str] = Counter()
+        # The store's failure now (disk full, database gone), shown on /api/health and the
+        # board until a batch is stored again: what district IT must fix.
+        self.store_problem: tuple[str, str] | None = None  # (error, since, RFC 3339 UTC)
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._inbox: queue.Queue[_Received | None] = queue.Queue()
@@ -206,12 +209,19 @@ class Consumer:
         while True:
             try:
                 self.handle_batch([(m.topic, m.raw) for m in batch])
+                if self.store_problem is not None:
+                    log.warning("the store takes writes again (it failed: %s)",
+                                self.store_problem[0])  # fmt: skip
+                    self.store_problem = None
                 break
             except StoreError as exc:
                 if not _transient(exc):
                     self._set_aside(batch, exc)  # one message the database refuses
                     return
                 self.counts["store_errors"] += 1
+                if self.store_problem is None:
+                    why = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                    self.store_problem = ((why or [repr(exc)])[0][:300], utc_iso())
                 if time.monotonic() + delay > give_up:
                     log.error(
                         "cannot store %d messages (%s); reconnecting so the broker "
@@ -282,6 +292,9 @@ class Consumer:
             "connected": self.connected.is_set(),
             "subscribed": self.subscribed.is_set(),
             "queued": self._inbox.qsize(),
+            "store_ok": self.store_problem is None,
+            "store_problem": self.store_problem[0] if self.store_problem else None,
+            "store_problem_since": self.store_problem[1] if self.store_problem else None,
             **self.counts,
         }
 

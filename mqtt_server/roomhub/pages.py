@@ -106,8 +106,9 @@ def build_router(timezone: str) -> APIRouter:
                                       a["opened_at"], None, zone)  # fmt: skip
             open_alerts.append({**a, "title": title[lang],
                                 "actors": a["detail"].get("actors") or []})  # fmt: skip
+        problem = hub.consumer.store_problem if hub.consumer is not None else None
         return render("board.html", request, hub, lang, "/", sites=sites, alerts=open_alerts,
-                      counts=store.counts(conn))  # fmt: skip
+                      counts=store.counts(conn), store_problem=problem)  # fmt: skip
 
     @router.get("/sites/{site}", response_class=HTMLResponse)
     def room(request: Request, site: str, hub: HubDep, conn: DB, lang: str = "vi",

@@ -23,6 +23,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "speed": ("Tải xuống / tải lên", "Download / upload"),
     "mos": ("Chất lượng cuộc gọi (MOS)", "Call quality (MOS)"),
     "missing": ("Kết quả bị thiếu", "Missing results"),
+    "store.failing": (
+        "Máy chủ không lưu được kết quả (ổ đĩa đầy hoặc cơ sở dữ liệu lỗi). Kết quả đang chờ "
+        "trên máy chủ MQTT và sẽ được lưu khi sửa xong. Cán bộ CNTT cần xử lý ngay",
+        "The hub cannot store results (disk full or database failing). They wait on the MQTT "
+        "broker and will be stored once it is fixed. IT staff must act now",
+    ),
     "dropped_on_probe": (
         "thiết bị đã bỏ vì hàng đợi đầy khi mất kết nối lâu",
         "dropped by the probe, its queue full during a long outage",
