@@ -19,9 +19,10 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+
 # dosfstools: a site's bundle is written onto an SD image's FAT partition without mounting it.
 # genimage and e2fsprogs: the image's card layout is assembled in a test as the build does it;
 # nftables: the image's firewall is loaded into a network namespace and probed.
+# faketime (libfaketime): a probe boots with a wrong wall clock that later jumps (issue 9).
 for pkg in libasound2-dev libsystemd-dev pkg-config gcc python3-dev python3-venv iptables iperf3 \
     pulseaudio libasound2-plugins postgresql chromium chromium-driver poppler-utils \
-    mtools fdisk dosfstools genimage e2fsprogs nftables; do
+    mtools fdisk dosfstools genimage e2fsprogs nftables faketime; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

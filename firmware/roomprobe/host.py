@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import time
 import uuid
 from functools import cache
 from pathlib import Path
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+#: Tests only: a file standing for the kernel's flag ("1" synchronised, "0" not). The flag
+#: belongs to the whole machine, and a test must not unsynchronise the machine it runs on;
+#: the wall clock itself is moved by libfaketime (tests/integration/test_clock.py).
+_TEST_SYNC_FILE = os.environ.get("ROOMPROBE_TEST_CLOCK_SYNCED_FILE")
 _TIME_ERROR = 5  # adjtimex() return value: clock not synchronised
 _STARTED = time.monotonic()
 
@@ -41,6 +46,11 @@ def _libc() -> ctypes.CDLL | None:
 
 def clock_synced() -> bool:
     """True when the kernel reports its clock synchronised (adjtimex state != TIME_ERROR)."""
+    if _TEST_SYNC_FILE:
+        try:
+            return Path(_TEST_SYNC_FILE).read_text().strip() == "1"
+        except OSError:
+            return False
     libc = _libc()
     if libc is None or not hasattr(libc, "adjtimex"):
         return False

@@ -18,7 +18,7 @@ import matplotlib
 from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 
-from roomprobe.contract import parse_utc
+from .timing import placed_at
 
 COLOURS = {"down": "#1f5fd6", "up": "#1a9e3a", "target": "#d7261e", "rtt": "#7a3b00",
            "jitter": "#f29d0a", "loss": "#d7261e", "level": "#1f5fd6", "noise": "#777777",
@@ -80,7 +80,7 @@ def _series(messages: Iterable[dict[str, Any]], kind: str) -> list[tuple[datetim
     for m in messages:
         p = m["payload"]
         if p.get("kind") == kind and p["verdict"]["status"] != "unknown":
-            out.append((parse_utc(p["ts"]), p))
+            out.append((placed_at(p, m["received_at"]), p))
     return out
 
 

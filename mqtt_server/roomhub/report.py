@@ -52,6 +52,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .texts import in_language
+from .timing import placed_at
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 # Messages before the month that tell the state at its start (status, open faults).
@@ -583,15 +584,9 @@ def _epoch(value: Any) -> float:
 
 
 def _when(message: Mapping[str, Any]) -> float:
-    """When a result or event happened: its own time if its clock was synchronised.
-
-    A probe's outbox may deliver hours after the measurement; a Pi without a
-    synchronised clock may stamp anything, so then the hub's arrival time is used.
-    """
-    payload = message["payload"]
-    if payload.get("clock_synced") and payload.get("ts"):
-        return _epoch(payload["ts"])
-    return _epoch(message["received_at"])
+    """When a result or event happened (roomhub.timing: the hub's receive time when the
+    probe's clock was not synchronised)."""
+    return placed_at(message["payload"], message["received_at"]).timestamp()
 
 
 def _utc(epoch: float) -> datetime:

@@ -25,6 +25,7 @@ from sqlalchemy.sql import column, table
 from roomprobe.contract import utc_iso
 
 from .database import dialect_of, migrate, open_engine
+from .timing import placed_at
 
 # Messages numbered by seq (durable on the probe); status carries the latest seq instead.
 DURABLE = "schema != 'roomprobe.status'"
@@ -99,7 +100,9 @@ class Store:
                 continue
             rows.setdefault(p["msg_id"], {
                 "msg_id": p["msg_id"], "site": p["site"], "schema": p["schema"],
-                "boot_id": p["boot_id"], "seq": p["seq"], "ts": p["ts"],
+                "boot_id": p["boot_id"], "seq": p["seq"],
+                # Where the message sits in time (roomhub.timing); the payload keeps the probe's.
+                "ts": utc_iso(placed_at(p, now)),
                 "clock_synced": int(p["clock_synced"]), "received_at": now,
                 "status": (p.get("verdict") or {}).get("status"),
                 # The text the probe sent (decode() checked it is UTF-8 JSON): no re-encoding.
@@ -336,7 +339,7 @@ def dropped_on_probe(
     rows = db.execute(
         text(
             "SELECT site, payload FROM messages WHERE schema = 'roomprobe.event' "
-            f"AND payload LIKE '%\"event\":\"outbox_dropped\"%' {where}"
+            f'AND payload LIKE \'%"event":"outbox_dropped"%\' {where}'
         ),
         {"site": site} if site else {},
     ).mappings()
@@ -378,7 +381,12 @@ def recent_results(db: Connection, site: str, limit: int = 50) -> list[dict[str,
         ),
         {"s": site, "n": limit},
     ).mappings()
-    return [{**json.loads(r["payload"]), "received_at": r["received_at"]} for r in rows]
+    out = []
+    for r in rows:
+        p = json.loads(r["payload"])
+        out.append({**p, "received_at": r["received_at"],
+                    "placed_at": utc_iso(placed_at(p, r["received_at"]))})  # fmt: skip
+    return out
 
 
 def messages_between(

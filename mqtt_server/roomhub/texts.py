@@ -23,6 +23,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "speed": ("Tải xuống / tải lên", "Download / upload"),
     "mos": ("Chất lượng cuộc gọi (MOS)", "Call quality (MOS)"),
     "missing": ("Kết quả bị thiếu", "Missing results"),
+    "clock.unsynced": (
+        "Đồng hồ của thiết bị chưa đồng bộ: đây là giờ máy chủ nhận kết quả",
+        "The probe's clock was not synchronised: this is when the hub received it",
+    ),
     "store.failing": (
         "Máy chủ không lưu được kết quả (ổ đĩa đầy hoặc cơ sở dữ liệu lỗi). Kết quả đang chờ "
         "trên máy chủ MQTT và sẽ được lưu khi sửa xong. Cán bộ CNTT cần xử lý ngay",

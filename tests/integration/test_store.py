@@ -268,3 +268,16 @@ def test_a_meetings_id_carries_the_districts_date_not_utcs(st: Store):
                      hcm)  # fmt: skip
     assert m.id.startswith(f"{start:%Y-%m-%d}-hop-giao-ban-sang-")
     assert m.start.tzinfo == UTC and f"{m.start:%Y-%m-%d}" != f"{start:%Y-%m-%d}"
+
+
+def test_the_ts_column_places_an_unsynchronised_message_at_its_arrival(st: Store):
+    """The payload keeps the probe's own ts; the column holds roomhub.timing's placement,
+    which the meeting summaries query by."""
+    days_back = "2026-11-27T09:00:00.000Z"
+    wrong = result("dak-ang", 1, ts=days_back, clock_synced=False)
+    right = result("dak-ang", 2, ts="2026-11-30T03:00:00.000Z", clock_synced=True)
+    st.write([wrong, right])
+    got = rows(st, "SELECT seq, ts, received_at, payload FROM messages ORDER BY seq")
+    assert got[0]["ts"] == got[0]["received_at"]
+    assert json.loads(got[0]["payload"])["ts"] == days_back
+    assert got[1]["ts"] == "2026-11-30T03:00:00.000Z"

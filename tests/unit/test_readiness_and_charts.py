@@ -121,7 +121,9 @@ def test_the_board_keeps_the_meetings_rooms_not_ready_first():
 
 
 def net(ts: datetime, down: float, up: float, status: str = "ok") -> dict[str, Any]:
-    return {"payload": {"kind": "net", "ts": utc_iso(ts), "verdict": {"status": status},
+    return {"received_at": utc_iso(ts + timedelta(seconds=2)),
+            "payload": {"kind": "net", "ts": utc_iso(ts), "clock_synced": True,
+                        "verdict": {"status": status},
                         "metrics": {"download_mbps": down, "upload_mbps": up}}}  # fmt: skip
 
 
