@@ -85,7 +85,7 @@ class OutboxConfig(_Section):
         64.0, ge=0.01, le=100000,
         description="Bound on the results waiting in the outbox (MB of payload). A broker "
         "outage longer than this holds drops the oldest first, counted and reported to the "
-        "hub; 64 MB holds about a month of the default schedule",
+        "hub; 64 MB held about two months of the simulated default schedule (docs/reliability.md)",
     )  # fmt: skip
 
     @property
