@@ -99,6 +99,19 @@ class NetLab:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self._up = False
 
+    def set_probe_link(self, up: bool) -> None:
+        """Take the probe's port down or up, as a pulled cable or a rebooting switch does.
+
+        The kernel flushes a link's routes when it goes down; the connected /30 comes
+        back with the link, and the default route is put back here, as the room's DHCP
+        client does when the carrier returns (without it the probe would find no
+        interface nor gateway to test, which is another fault than a flap).
+        """
+        inside = ["ip", "netns", "exec", self.probe_ns]
+        _run(*inside, "ip", "link", "set", self._veth_probe, "up" if up else "down")
+        if up:
+            _run(*inside, "ip", "route", "replace", "default", "via", self.hub_ip)
+
     def popen(self, ns: str, argv: Sequence[str], **kwargs) -> subprocess.Popen:
         return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kwargs)
 

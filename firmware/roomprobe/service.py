@@ -38,7 +38,7 @@ from .line.budget import DataBudget
 from .line.monitor import LightMonitor
 from .line.multistream import LineTestAborted, LineTestError
 from .line.speedtest_cli import SpeedtestError
-from .line.worker import Deferred, LineJob
+from .line.worker import Deferred, LineJob, LinkLost
 from .link import BrokerLink
 from .meetings import Meeting, Quiet, Schedule, why_no_active_tests
 from .outbox import Dropped, Outbox, StorageError
@@ -401,6 +401,13 @@ class ProbeService:
             log.info("line test stopped: meeting mode came on")
             self.budget.spend(int(self._expected_line_cost_mb() * 1e6 / 2))  # about half ran
             self._due["net"] = time.monotonic() + self.cfg.net.busy_retry_s
+            return
+        except LinkLost as exc:
+            # The probe's own port dropped (or had no route): the room's LAN acts, not the
+            # ISP, and no figures measured across the drop are kept (line/worker.py).
+            log.warning("line test failed: %s", exc)
+            self.budget.spend(int(self._expected_line_cost_mb() * 1e6))
+            self._set_verdict("network", verdicts.make("net", "fail", "net.link_lost", "room-lan"))
             return
         except Exception as exc:  # one failed test must not stop the daemon
             if not isinstance(exc, LineTestError | SpeedtestError):

@@ -59,6 +59,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The probe was overloaded ({value:.0f}% CPU) while measuring; the speed may read low. "
         "Tell IT staff",
     ),
+    "net.link_lost": (
+        "Cổng mạng của thiết bị kiểm tra bị mất kết nối trong lúc đo đường truyền nên không có "
+        "kết quả đo. Kiểm tra mạng nội bộ của xã (dây mạng, switch)",
+        "The probe's network port lost its link during the line test, so nothing was measured. "
+        "Check the commune's own network (cable, switch)",
+    ),
     "net.test_failed": (
         "Không đo được đường truyền: {problem}",
         "The line could not be tested: {problem}",

@@ -131,10 +131,17 @@ class LightMonitor:
                 self._stop.wait(self.interval_s)
                 next_at = time.monotonic()
                 continue
+            # A round is kept whole: a summary taken while it runs must not see the gateway's
+            # sample without the hub's, or its window holds a hub target with nothing sent,
+            # which reads as 100 % loss on the ISP's side (seen when a flapping line kept
+            # pausing the probes and the windows held a round or two).
+            taken = []
             for target in self.targets:
                 rtt = target.probe()
-                with self._lock:
-                    target.samples.append((time.monotonic(), rtt))
+                taken.append((target, time.monotonic(), rtt))
+            with self._lock:
+                for target, when, rtt in taken:
+                    target.samples.append((when, rtt))
             # DNS every 10th round: a lookup is a real query somebody's resolver answers.
             if self.dns_name and rounds % 10 == 0:
                 took = dns_ms(self.dns_name)

@@ -59,6 +59,29 @@ def interface_speed_mbps(iface: str, sys_net: Path = SYS_NET) -> float | None:
     return float(speed) if speed > 0 else None
 
 
+def link_drops(iface: str, sys_net: Path = SYS_NET) -> int | None:
+    """How many times ``iface`` has lost its link since it appeared; None when unreadable.
+
+    The kernel counts every loss of carrier, a pulled cable as well as a port set
+    down: two readings tell whether the link dropped in between, however briefly,
+    where polling its state would miss a flap shorter than the poll.
+    """
+    try:  # since Linux 4.16; bookworm's kernels have it
+        return int((sys_net / iface / "carrier_down_count").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def link_up(iface: str, sys_net: Path = SYS_NET) -> bool | None:
+    """Whether ``iface`` has its link now (its operstate); None when unreadable or not said."""
+    try:
+        state = (sys_net / iface / "operstate").read_text().strip()
+    except OSError:
+        return None
+    # "unknown" is what drivers that do not track the link report (and loopback): no answer.
+    return {"up": True, "down": False, "lowerlayerdown": False, "notpresent": False}.get(state)
+
+
 def _counters(iface: str, sys_net: Path) -> int:
     stats = sys_net / iface / "statistics"
     return int((stats / "rx_bytes").read_text()) + int((stats / "tx_bytes").read_text())
