@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,10 @@ def _storage_error(exc: sqlite3.Error) -> StorageError | None:
     return None
 
 
+#: The most boots one drop report names (event.json's outbox_dropped runs).
+MAX_RUNS = 200
+
+
 @dataclass(frozen=True)
 class Dropped:
     """Rows the bound dropped, per boot: the sequence numbers the hub will never get."""
@@ -103,10 +107,13 @@ class Dropped:
         return sum(n for _, _, n in self.runs.values())
 
     def to_details(self) -> dict[str, Any]:
+        """The report's details; at most MAX_RUNS boots named (the contract's limit: a box
+        rebooted that often in one outage has its count right and the rest show as gaps)."""
+        runs = sorted(self.runs.items())[:MAX_RUNS]
         return {
             "count": self.count,
             "runs": [{"boot_id": b, "first_seq": f, "last_seq": last, "count": n}
-                     for b, (f, last, n) in sorted(self.runs.items())],
+                     for b, (f, last, n) in runs],
         }  # fmt: skip
 
 
@@ -143,6 +150,13 @@ class Outbox:
         ).fetchone()[0]
         #: Rows dropped that the hub has not been told of: checked on every pump, so kept here.
         self.has_unreported_drops = bool(self._unreported().runs)
+        #: Row ids the bound must spare: sent and awaiting (or past) their PUBACK. Dropping
+        #: one would count as lost a message the hub stores anyway. Set by the daemon.
+        self.spare: Callable[[], Collection[int]] = frozenset
+        #: The latest drop report's row: sent ahead of the backlog, so the hub learns of the
+        #: drops at once rather than after the whole backlog (not kept over a restart).
+        self.report_row: int | None = None
+        self._last_row: int | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -177,7 +191,9 @@ class Outbox:
             # those new drops start a fresh account for the next report.
             self._db.execute("DELETE FROM state WHERE key = ?", (DROPPED_UNREPORTED,))
             self.has_unreported_drops = False
-            return self._insert(topic, lambda seq: build(seq, dropped))
+            payload = self._insert(topic, lambda seq: build(seq, dropped))
+            self.report_row = self._last_row
+            return payload
 
         return self._write(report)
 
@@ -204,10 +220,10 @@ class Outbox:
         seq = self.last_seq() + 1
         payload = validate(build(seq))
         body = encode(payload)
-        self._db.execute(
+        self._last_row = self._db.execute(
             "INSERT INTO outbox (topic, payload, created) VALUES (?, ?, ?)",
             (topic, body, time.time()),
-        )
+        ).lastrowid
         self._db.execute(
             "INSERT INTO sequence (boot_id, last) VALUES (?, ?) "
             "ON CONFLICT(boot_id) DO UPDATE SET last = excluded.last",
@@ -219,23 +235,34 @@ class Outbox:
         return payload
 
     def _drop_oldest(self) -> None:
-        """Delete the oldest rows until the bound holds again, counting each (the newest
-        row, just written, is kept even if it alone is over the bound)."""
+        """Delete the oldest rows until the bound holds again, counting each.
+
+        Spared: the newest row (just written, kept even if it alone is over the bound)
+        and the rows in flight (``spare``), so the bound may be passed by at most the
+        link's in-flight window. A drop report that is itself dropped (the broker went
+        away again before taking it) hands its numbers back to the account, so they are
+        reported again rather than lost.
+        """
         assert self.max_bytes is not None
         runs = dict(self._unreported().runs)
         dropped = 0
+        spare = set(self.spare())
         newest = self._db.execute("SELECT max(id) FROM outbox").fetchone()[0]
         cur = self._db.execute("SELECT id, payload FROM outbox WHERE id < ? ORDER BY id", (newest,))
         doomed = []
         for row_id, body in cur:
             if self._bytes <= self.max_bytes:
                 break
+            if row_id in spare:
+                continue
             doomed.append((row_id,))
             self._bytes -= len(body)
             dropped += 1
-            boot, seq = _boot_and_seq(body)
-            first, last, n = runs.get(boot, (seq, seq, 0))
-            runs[boot] = (min(first, seq), max(last, seq), n + 1)
+            payload = _payload(body)
+            boot, seq = _boot_and_seq(payload)
+            _merge(runs, boot, seq, seq, 1)
+            for run in _report_runs(payload):
+                _merge(runs, *run)
         if not doomed:
             return
         self._db.executemany("DELETE FROM outbox WHERE id = ?", doomed)
@@ -262,13 +289,15 @@ class Outbox:
         return self._bytes
 
     def pending(self, limit: int, skip: Iterable[int] = ()) -> list[Row]:
-        """The oldest rows not in ``skip`` (those already in flight)."""
+        """The oldest rows not in ``skip`` (those already in flight); a fresh drop report
+        comes first."""
         skip = list(skip)
         marks = ",".join("?" * len(skip))
         where = f"WHERE id NOT IN ({marks})" if skip else ""
+        first = self.report_row if self.report_row not in skip else None
         cur = self._db.execute(
-            f"SELECT id, topic, payload FROM outbox {where} ORDER BY id LIMIT ?",
-            (*skip, limit),
+            f"SELECT id, topic, payload FROM outbox {where} ORDER BY id = ? DESC, id LIMIT ?",
+            (*skip, first or 0, limit),
         )
         return [Row(*r) for r in cur.fetchall()]
 
@@ -335,14 +364,44 @@ class Outbox:
         return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
 
-def _boot_and_seq(body: bytes) -> tuple[str, int]:
+def _payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _boot_and_seq(payload: dict[str, Any]) -> tuple[str, int]:
     """The envelope's boot id and sequence number of a stored payload (written by put,
     so valid; a row from elsewhere counts under "unknown")."""
     try:
-        payload = json.loads(body)
         return str(payload["boot_id"]), int(payload["seq"])
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):
         return "unknown", 0
+
+
+def _report_runs(payload: dict[str, Any]) -> list[tuple[str, int, int, int]]:
+    """The runs a drop report (an outbox_dropped event) names; [] for any other row."""
+    if payload.get("schema") != "roomprobe.event" or payload.get("event") != "outbox_dropped":
+        return []
+    out = []
+    for run in (payload.get("details") or {}).get("runs") or []:
+        try:
+            out.append((str(run["boot_id"]), int(run["first_seq"]), int(run["last_seq"]),
+                        int(run["count"])))  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _merge(runs: dict[str, tuple[int, int, int]], boot: str, first: int, last: int,
+           count: int) -> None:  # fmt: skip
+    if boot in runs:
+        f, la, n = runs[boot]
+        runs[boot] = (min(f, first), max(la, last), n + count)
+    else:
+        runs[boot] = (first, last, count)
 
 
 def inspect(path: Path | str) -> dict[str, int]:

@@ -164,10 +164,14 @@ class ProbeService:
         self._audio_job: AudioJob | None = None
         self._rng = random.Random()
         self.budget = DataBudget(
-            self.outbox.get_state, self.outbox.set_state,
+            self.outbox.get_state, self._remember,
             cfg.net.daily_budget_mb, cfg.net.monthly_budget_mb,
         )  # fmt: skip
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        # Rows the broker acknowledged whose delete failed (a full card): never sent again,
+        # deleted once the card takes writes.
+        self._acked: set[int] = set()
+        self.outbox.spare = lambda: {*self._inflight.values(), *self._acked}
         self._hold_until = 0.0  # no outbox sends before this (the hub's session is absent)
         self._hold_s = cfg.mqtt.reconnect_min_s
         now = time.monotonic()
@@ -406,7 +410,9 @@ class ProbeService:
             # The probe's own port dropped (or had no route): the room's LAN acts, not the
             # ISP, and no figures measured across the drop are kept (line/worker.py).
             log.warning("line test failed: %s", exc)
-            self.budget.spend(int(self._expected_line_cost_mb() * 1e6))
+            if exc.drops > 0:  # it measured until the drop; a port down at the start sent nothing
+                self.budget.spend(int(self._expected_line_cost_mb() * 1e6))
+            self._due["net"] = time.monotonic() + self.cfg.net.busy_retry_s  # try again soon
             self._set_verdict("network", verdicts.make("net", "fail", "net.link_lost", "room-lan"))
             return
         except Exception as exc:  # one failed test must not stop the daemon
@@ -427,9 +433,9 @@ class ProbeService:
             return
         metrics = outcome
         usage = self.budget.spend(metrics["bytes_used"])
-        self.outbox.set_state("line-test-last-bytes", str(metrics["bytes_used"]))
+        self._remember("line-test-last-bytes", str(metrics["bytes_used"]))
         if "speedtest_cli" in metrics["estimates"]:
-            self.outbox.set_state("speedtest-cli-last", str(time.time()))
+            self._remember("speedtest-cli-last", str(time.time()))
         metrics["budget"] = usage.to_dict()
         verdict = verdicts.net(metrics, self.cfg.thresholds)
         self._set_verdict("network", verdict)
@@ -620,20 +626,24 @@ class ProbeService:
         )  # fmt: skip
         log.info("readiness for meeting %s: %s (%s)", meeting_id, state, run.source)
         for request_id in run.request_ids:
-            local_requests.answer(self.outbox, request_id, self.instance, "done",
-                                  result=self._last_results["readiness"])  # fmt: skip
+            try:
+                local_requests.answer(self.outbox, request_id, self.instance, "done",
+                                      result=self._last_results["readiness"])  # fmt: skip
+            except StorageError as exc:  # the command at the box says "no answer"
+                self._storage_failed(exc)
         self._ready_run = None
         until = run.due.meeting.end.timestamp() if run.due.meeting else (
             time.time() + READINESS_SHOWN_S)  # fmt: skip
+        # In memory first: a card that cannot take the write must not make the run repeat.
         self._shown_readiness = (state, until, meeting_id)
-        self.outbox.set_state("readiness_shown", json.dumps({"state": state, "until": until,
-                                                             "meeting": meeting_id}))  # fmt: skip
-        self._publish_status()  # and now.json: `roomprobe doctor` shows the run at once
         if run.due.lead_s is not None:
             self._readiness_done.add(run.due.key)
-            kept = readiness.keep_done(self._readiness_done, self.schedule)
-            self._readiness_done = kept
-            self.outbox.set_state("readiness_done", json.dumps(sorted(kept)))
+            self._readiness_done = readiness.keep_done(self._readiness_done, self.schedule)
+        self._remember("readiness_shown", json.dumps({"state": state, "until": until,
+                                                      "meeting": meeting_id}))  # fmt: skip
+        if run.due.lead_s is not None:
+            self._remember("readiness_done", json.dumps(sorted(self._readiness_done)))
+        self._publish_status()  # and now.json: `roomprobe doctor` shows the run at once
 
     # -- the front panel ------------------------------------------------------------------
 
@@ -740,10 +750,19 @@ class ProbeService:
             return
         if self._storage_fault is not None:
             self._storage_recovered()
-        elif self.outbox.has_unreported_drops and not dropping:
-            log.warning("outbox full (%.2f MB): dropping the oldest results",
-                        self.cfg.outbox.max_mb)  # fmt: skip
-            self._set_verdict("system", self._system_verdict())
+        elif self.outbox.has_unreported_drops:
+            if not dropping:
+                log.warning("outbox full (%.2f MB): dropping the oldest results",
+                            self.cfg.outbox.max_mb)  # fmt: skip
+            self._set_verdict("system", self._system_verdict())  # the count, kept current
+
+    def _remember(self, key: str, value: str) -> None:
+        """Persist one fact; on a full card, say so and go on with it held in memory
+        (the caller has already acted on it: a half-done step must not repeat)."""
+        try:
+            self.outbox.set_state(key, value)
+        except StorageError as exc:
+            self._storage_failed(exc)
 
     def _storage_failed(self, exc: StorageError) -> None:
         if self._storage_fault is None:
@@ -755,16 +774,23 @@ class ProbeService:
     def _storage_recovered(self) -> None:
         """The outbox took a write again: clear the fault and tell the hub what was missed."""
         fault, self._storage_fault = self._storage_fault, None
+        not_kept = self._not_kept
         log.warning("the outbox is writable again (after: %s); %d messages were not kept",
-                    fault, self._not_kept)  # fmt: skip
+                    fault, not_kept)  # fmt: skip
         self._set_verdict("system", self._system_verdict())
-        not_kept, self._not_kept = self._not_kept, 0
-        self._event(
-            "fault_cleared",
-            "event.disk_full_cleared",
-            {"cleared": "system.disk_full", "not_kept": not_kept},
-            not_kept=not_kept,
-        )
+        message = text("event.disk_full_cleared", not_kept=not_kept)
+        try:
+            self.outbox.put(
+                topics.event(self.cfg.site),
+                lambda seq: self.stamp.envelope(
+                    "roomprobe.event", seq, event="fault_cleared", message=message,
+                    details={"cleared": "system.disk_full", "not_kept": not_kept},
+                ),
+            )  # fmt: skip
+        except StorageError as exc:  # full again: the count stays for the next report
+            self._storage_failed(exc)
+            return
+        self._not_kept -= not_kept
 
     def _report_drops(self) -> None:
         """Once the broker is back, tell the hub which sequence numbers the bound dropped."""
@@ -788,12 +814,14 @@ class ProbeService:
             self._set_verdict("system", self._system_verdict())
 
     def _pump(self) -> None:
+        if self._acked:
+            self._forget_acked()
         room = self.cfg.mqtt.inflight - len(self._inflight)
         if not self.link.connected or room <= 0 or time.monotonic() < self._hold_until:
             return
         if self.outbox.has_unreported_drops:
             self._report_drops()
-        for row in self.outbox.pending(room, skip=self._inflight.values()):
+        for row in self.outbox.pending(room, skip=self.outbox.spare()):
             mid = self.link.publish(row.topic, row.payload, qos=1)
             if mid is None:
                 return
@@ -811,7 +839,8 @@ class ProbeService:
         if row_id is None:
             return  # a status message: not from the outbox
         if code < 0x80 and code != NO_MATCHING_SUBSCRIBERS:
-            self.outbox.remove(row_id)
+            self._acked.add(row_id)  # delivered: never sent again, whatever the card says
+            self._forget_acked()
             self._hold_s = self.cfg.mqtt.reconnect_min_s
         elif code not in REFUSED_FOR_GOOD:
             # Nobody subscribed, or a passing refusal (quota ...): keep it, pause, retry.
@@ -826,6 +855,16 @@ class ProbeService:
             self.rejected += 1
             log.error("broker refused outbox message %d: %s", row_id, reason)
             self._set_verdict("system", self._system_verdict())
+
+    def _forget_acked(self) -> None:
+        """Delete the rows the broker acknowledged; on a full card they wait in memory."""
+        for row_id in sorted(self._acked):
+            try:
+                self.outbox.remove(row_id)
+            except StorageError as exc:
+                self._storage_failed(exc)
+                return
+            self._acked.discard(row_id)
 
     def _on_connected(self) -> None:
         self._publish_status()
@@ -849,11 +888,11 @@ class ProbeService:
         if on == self.meeting_mode:
             return
         self.meeting_mode = on
-        self.outbox.set_state("meeting_mode", "on" if on else "off")
         if on and self._line_job is not None:
             self._line_job.abort.set()  # rule 1: the line is the meeting's now
         if on and self._audio_job is not None:
             self._audio_job.stop.set()  # rule 1: the tone stops now, not at the next tick
+        self._remember("meeting_mode", "on" if on else "off")
         reason = "event.meeting_mode_on" if on else "event.meeting_mode_off"
         self._event("meeting_mode", reason, {"on": on, "source": source})
         self._publish_status()
@@ -865,7 +904,7 @@ class ProbeService:
             log.warning("ignoring a malformed schedule: %s", exc)
             return
         mine = self.schedule.accept(payload)
-        self.outbox.set_state("schedule", self.schedule.dumps(mine))  # known after a reboot
+        self._remember("schedule", self.schedule.dumps(mine))  # known after a reboot
         shown = self._shown_readiness
         if (
             shown is not None
@@ -874,7 +913,7 @@ class ProbeService:
         ):
             # Its meeting was removed or moved (a new id): the answer is about nothing now.
             self._shown_readiness = None
-            self.outbox.set_state("readiness_shown", "")
+            self._remember("readiness_shown", "")
         log.info("schedule: %d meetings for this room", len(mine))
 
     def _on_command(self, topic: str, raw: bytes) -> None:

@@ -114,6 +114,54 @@ def test_gaps_are_found_per_site_and_boot(st: Store):
         assert store.counts(conn)["durable"] == 8
 
 
+def drop_report(seq: int, details: Any) -> Incoming:
+    """An outbox_dropped event; ``details`` unchecked (a row stored before the contract
+    checked its shape, or a damaged one), so it goes in without validation."""
+    p = stamped("dak-ang", "roomprobe.event", seq, event="button", details={})
+    p = {**p, "event": "outbox_dropped", "details": details}
+    return Incoming(topics.event("dak-ang"), json.dumps(p).encode(), p)
+
+
+def test_numbers_the_probe_reported_dropped_are_not_missing(st: Store):
+    st.write([result("dak-ang", n) for n in (1, 2, 9, 10)])
+    st.write([drop_report(11, {"count": 4, "runs": [
+        {"boot_id": BOOT, "first_seq": 3, "last_seq": 6, "count": 4}]})])  # fmt: skip
+    with st.engine.connect() as conn:
+        (gap,) = store.gaps(conn, "dak-ang")
+        assert (gap["first"], gap["last"], gap["dropped"]) == (3, 8, 4)
+        assert store.missing_count(conn, "dak-ang") == 2  # 7 and 8: nobody explained them
+
+
+def test_a_malformed_drop_report_never_breaks_the_board(st: Store):
+    st.write([result("dak-ang", n) for n in (1, 2, 9)])
+    bad = [
+        {"runs": "x"},
+        {"runs": None},
+        {"runs": [{"first_seq": 1}]},
+        {},
+        {"runs": [{"boot_id": BOOT, "first_seq": "a", "last_seq": 4, "count": 1}]},
+        {"runs": [{"boot_id": BOOT, "first_seq": 6, "last_seq": 4, "count": 1}]},
+        "text",
+    ]
+    st.write([drop_report(10 + i, d) for i, d in enumerate(bad)])  # fmt: skip
+    with st.engine.connect() as conn:
+        (site,) = store.sites_overview(conn, {"dak-ang": "Xã Đắk Ang"})
+        assert site["missing"] == 6  # 3..8, none explained
+        assert [g["dropped"] for g in store.gaps(conn, "dak-ang")] == [0]
+
+
+def test_the_contract_refuses_a_drop_report_of_the_wrong_shape():
+    from roomprobe.contract import ContractError
+
+    good = {"count": 1, "runs": [{"boot_id": BOOT, "first_seq": 1, "last_seq": 1, "count": 1}]}
+    stamped("dak-ang", "roomprobe.event", 1, event="outbox_dropped", details=good)
+    for details in ({"runs": "x"}, {"count": 1}, {"count": 1, "runs": []},
+                    {"count": 1, "runs": [{"boot_id": BOOT, "first_seq": "a", "last_seq": 1,
+                                           "count": 1}]}):  # fmt: skip
+        with pytest.raises(ContractError):
+            stamped("dak-ang", "roomprobe.event", 1, event="outbox_dropped", details=details)
+
+
 def test_retention_deletes_old_messages_in_chunks_but_keeps_each_sites_last_status(st: Store):
     st.write([status("dak-ang", 1, online=True)] + [result("dak-ang", n) for n in range(2, 30)])
     st.write([result("bo-y", 1)])

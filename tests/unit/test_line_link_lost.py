@@ -121,7 +121,7 @@ def test_a_link_drop_stops_the_test_within_a_poll_and_names_the_rooms_lan(
 
     with pytest.raises(LinkLost) as lost:
         outcome(job(monkeypatch, measure))
-    assert seen[0] < 4 * worker.LINK_POLL_S  # stopped, not run to its end (5 s here)
+    assert seen[0] < 3.0  # stopped, not run to its end (5 s here); loose for a busy CI machine
     assert isinstance(lost.value, LineTestError)  # the daemon's "test failed" path
     assert not isinstance(lost.value, LineTestAborted)  # not "meeting mode came on"
     text = str(lost.value)
@@ -243,4 +243,4 @@ def test_a_route_that_appears_mid_test_stops_it(monkeypatch, port) -> None:
     j = job(monkeypatch, measure, interface=None)
     with pytest.raises(LinkLost, match="no default route"):
         outcome(j)
-    assert seen[0] < 4 * worker.LINK_POLL_S
+    assert seen[0] < 3.0

@@ -17,13 +17,15 @@ from roomprobe.line.monitor import LightMonitor, Target
 
 
 def test_a_summary_taken_mid_round_sees_none_of_that_round() -> None:
-    at_gateway, hub_may_answer = threading.Event(), threading.Event()
+    at_hub, hub_may_answer = threading.Event(), threading.Event()
 
     def gateway() -> float:
-        at_gateway.set()
         return 0.1
 
     def hub() -> float:
+        # The gateway's answer is in by now (the round's probes run in order), so a monitor
+        # that added samples one by one would already show it.
+        at_hub.set()
         hub_may_answer.wait(5)  # in flight: a reply on its way, or a timeout running
         return 0.2
 
@@ -31,7 +33,7 @@ def test_a_summary_taken_mid_round_sees_none_of_that_round() -> None:
     mon.targets = [Target("gateway", gateway), Target("hub", hub)]
     mon.start()
     try:
-        assert at_gateway.wait(5)
+        assert at_hub.wait(5)
         assert not mon.has_samples()  # the gateway has answered, but the round is not over
         hub_may_answer.set()
         for _ in range(100):

@@ -100,7 +100,8 @@ def test_drops_are_reported_once_and_the_account_survives_a_power_cut(tmp_path: 
     # boot's 8th) out, which starts the next account; the seven are not reported again.
     assert box.dropped_unreported().runs == {first_boot: (8, 8, 1)}
     assert box.dropped_total() == 8
-    assert waiting_seqs(box) == [1, 2, 3, 4, 5]  # the second boot's four, then the report
+    # The report goes first, so the hub learns of the drops before the backlog arrives.
+    assert waiting_seqs(box) == [5, 1, 2, 3, 4]
     box.close()
     box = Outbox(path, second_boot, max_bytes=bound)
     assert box.has_unreported_drops and box.dropped_unreported().count == 1
@@ -125,7 +126,7 @@ def test_a_report_that_overflows_the_bound_starts_a_new_account(tmp_path: Path) 
     assert again.count >= 1 and again.runs[boot][0] == 3
     assert box.has_unreported_drops
     seqs = waiting_seqs(box)
-    assert seqs[-1] == 6 and seqs == sorted(seqs)
+    assert seqs[0] == 6 and seqs[1:] == sorted(seqs[1:])  # the report first
 
 
 def test_acknowledging_a_row_the_bound_dropped_is_harmless(tmp_path: Path) -> None:
@@ -188,3 +189,38 @@ def test_a_bug_is_not_taken_for_a_full_disk(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError) as err:
         put(box, 1)
     assert not isinstance(err.value, StorageError)
+
+
+def test_rows_in_flight_are_spared_by_the_bound(tmp_path: Path) -> None:
+    """A row sent and awaiting its PUBACK will be stored: dropping it would count it lost."""
+    size = one_size(tmp_path)
+    boot = str(uuid.uuid4())
+    box = Outbox(tmp_path / "o.sqlite", boot, max_bytes=3 * size)
+    put(box, 3)
+    in_flight = {r.id for r in box.pending(2)}  # seqs 1 and 2 are on their way
+    box.spare = lambda: in_flight
+    put(box, 2)
+    assert waiting_seqs(box) == [1, 2, 5]  # 3 and 4 went instead; 5 is the newest
+    assert box.dropped_unreported().runs == {boot: (3, 4, 2)}
+
+
+def test_a_dropped_report_hands_its_numbers_back(tmp_path: Path) -> None:
+    """The broker went away again before it took the report, and the outage went on: the
+    numbers the report named are reported again, not lost."""
+    size = one_size(tmp_path)
+    boot = str(uuid.uuid4())
+    box = Outbox(tmp_path / "o.sqlite", boot, max_bytes=5 * size + size // 2)
+    put(box, 8)  # 1..3 dropped
+    assert report(box)["details"]["runs"][0] == {
+        "boot_id": boot,
+        "first_seq": 1,
+        "last_seq": 3,
+        "count": 3,
+    }
+    put(box, 12)  # the report (seq 9) is pushed out with the rest
+    assert 9 not in waiting_seqs(box)
+    dropped = set(range(1, 21)) - set(waiting_seqs(box))  # twenty issued in all
+    # One account names every number gone: 1..3 from the lost report, the report itself
+    # and the rows dropped after it.
+    assert box.dropped_unreported().runs == {boot: (1, max(dropped), len(dropped))}
+    assert box.dropped_total() == len(dropped)
