@@ -15,6 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from delivery_checks import assert_exactly_once, outbox_state, outbox_waiting, stable
 
 from rig import Rig, wait_for
@@ -56,6 +57,7 @@ def now_json(state: Path) -> dict:
     return json.loads((state / "now.json").read_text("utf-8"))
 
 
+@pytest.mark.timeout(900)  # --long: five hours of probe time are 300 s of waiting alone
 def test_an_hour_without_the_broker_is_delivered_in_order_and_once(rig: Rig, long_run: bool):
     hours = 5 if long_run else 1
     state = rig.tmp / "state" / "dak-ang"
