@@ -4,7 +4,7 @@ delivers them in order, once; past its bound it drops the oldest, counted and re
 
 Probe time is accelerated by configuration: every interval of the default schedule
 (monitor window 60 s, line test 3600 s, audio test 1800 s, heartbeat 60 s) is divided
-by ``SPEED``, so a minute of the test is an hour of the box's life. Run with -s for the
+by ``SPEED``, so half a minute of the test is an hour of the box's life. Run with -s for the
 figures docs/reliability.md quotes; ``--long`` makes the outage five hours.
 """
 
@@ -21,7 +21,7 @@ from delivery_checks import assert_exactly_once, outbox_state, outbox_waiting, s
 from rig import Rig, wait_for
 from roomprobe.config import DaemonConfig, NetConfig
 
-SPEED = 60.0  # probe seconds per real second
+SPEED = 120.0  # probe seconds per real second
 
 
 def accelerated(monitor_s: float | None = None) -> dict[str, dict]:
