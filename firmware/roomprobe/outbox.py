@@ -149,7 +149,7 @@ class Outbox:
             "SELECT coalesce(sum(length(payload)), 0) FROM outbox"
         ).fetchone()[0]
         #: Rows dropped that the hub has not been told of: checked on every pump, so kept here.
-        self.has_unreported_drops = bool(self._unreported().runs)
+        self.has_unreported_drops = bool(self.dropped_unreported().runs)
         #: Row ids the bound must spare: sent and awaiting (or past) their PUBACK. Dropping
         #: one would count as lost a message the hub stores anyway. Set by the daemon.
         self.spare: Callable[[], Collection[int]] = frozenset
@@ -184,7 +184,7 @@ class Outbox:
         never). None when nothing was dropped."""
 
         def report() -> dict[str, Any] | None:
-            dropped = self._unreported()
+            dropped = self.dropped_unreported()
             if not dropped.runs:
                 return None
             # Forgotten first: should the report itself push the outbox over its bound,
@@ -244,7 +244,7 @@ class Outbox:
         reported again rather than lost.
         """
         assert self.max_bytes is not None
-        runs = dict(self._unreported().runs)
+        runs = dict(self.dropped_unreported().runs)
         dropped = 0
         spare = set(self.spare())
         newest = self._db.execute("SELECT max(id) FROM outbox").fetchone()[0]
@@ -271,14 +271,11 @@ class Outbox:
         total = int(self.get_state(DROPPED_TOTAL) or 0) + dropped
         self._db.execute(_SET_STATE, (DROPPED_TOTAL, str(total)))
 
-    def _unreported(self) -> Dropped:
+    def dropped_unreported(self) -> Dropped:
+        """Rows dropped by the bound that the hub has not been told of yet."""
         raw = self.get_state(DROPPED_UNREPORTED)
         runs = json.loads(raw) if raw else {}
         return Dropped({b: (int(f), int(last), int(n)) for b, (f, last, n) in runs.items()})
-
-    def dropped_unreported(self) -> Dropped:
-        """Rows dropped by the bound that the hub has not been told of yet."""
-        return self._unreported()
 
     def dropped_total(self) -> int:
         """Every row the bound ever dropped from this outbox."""

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from roomprobe import config, host, service
+from roomprobe import host
 from roomprobe.contract import Stamp, utc_iso
-
-
-@pytest.fixture
-def probe(tmp_path):
-    cfg = config.parse(f'site = "dak-ang"\n[paths]\nstate_dir = "{tmp_path}"\n')
-    svc = service.ProbeService(cfg)
-    yield svc
-    svc.outbox.close()
 
 
 def command(name: str, args: dict, expires_in_s: float) -> dict:

@@ -17,21 +17,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from roomprobe import config, readiness, service
+from roomprobe import readiness, service
 from roomprobe.contract import Stamp, utc_iso
 from roomprobe.outbox import StorageError
 
 
 def full(*_args, **_kwargs):
     raise StorageError("database or disk is full")
-
-
-@pytest.fixture
-def probe(tmp_path):
-    cfg = config.parse(f'site = "dak-ang"\n[paths]\nstate_dir = "{tmp_path}"\n')
-    svc = service.ProbeService(cfg)
-    yield svc
-    svc.outbox.close()
 
 
 @pytest.fixture

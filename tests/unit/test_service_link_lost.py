@@ -8,16 +8,15 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from service_probe import make_probe
 
-from roomprobe import config, service
+from roomprobe import service
 from roomprobe.line.worker import LinkLost
 
 
 @pytest.fixture
 def probe(tmp_path):
-    cfg = config.parse(f'site = "dak-ang"\n[paths]\nstate_dir = "{tmp_path}"\n'
-                       "[net]\nbusy_retry_s = 30\ninterval_s = 3600\n")  # fmt: skip
-    svc = service.ProbeService(cfg)
+    svc = make_probe(tmp_path, "[net]\nbusy_retry_s = 30\ninterval_s = 3600\n")
     yield svc
     svc.outbox.close()
 
